@@ -1,0 +1,13 @@
+"""OneFormer for mmdetection 3.x / mmsegmentation 1.x.
+
+Importing this package registers every module of the plugin in the mmdet (and mmseg)
+registries, so configs only need ``custom_imports = dict(imports=['projects.oneformer'])``.
+It also allow-lists mmengine's checkpoint contents for torch >= 2.6 (utils/checkpoint.py)
+and survives a transformers release too new for mmpretrain (utils/compat.py).
+"""
+from .utils.checkpoint import allow_mmengine_checkpoint_globals
+from .utils.compat import disable_broken_mmpretrain
+
+# Before anything imports mmdet.models (see utils/compat.py).
+disable_broken_mmpretrain()
+allow_mmengine_checkpoint_globals()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# torchrun with mmdet's multi-node environment variables; used by dist_train/dist_test.
+#   bash tools/torchrun.sh NPROC_PER_NODE SCRIPT [args]
+# NNODES (1), NODE_RANK (0), MASTER_ADDR (127.0.0.1), PORT (29500), PYTHON (python).
+set -e
+NPROC=$1
+SCRIPT=$2
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PYTHONPATH="$ROOT:$PYTHONPATH" exec "${PYTHON:-python}" -m torch.distributed.run \
+    --nnodes="${NNODES:-1}" \
+    --node_rank="${NODE_RANK:-0}" \
+    --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+    --master_port="${PORT:-29500}" \
+    --nproc_per_node="$NPROC" \
+    "$SCRIPT" "${@:3}"
