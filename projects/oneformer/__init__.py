@@ -11,3 +11,5 @@ from .utils.compat import disable_broken_mmpretrain
 # Before anything imports mmdet.models (see utils/compat.py).
 disable_broken_mmpretrain()
 allow_mmengine_checkpoint_globals()
+from .datasets import *  # noqa: E402,F401,F403
+from .models import *  # noqa: E402,F401,F403

@@ -1,0 +1,36 @@
+"""COCO-panoptic-format dataset for OneFormer training (COCO, ADE20K, Cityscapes)."""
+import os.path as osp
+
+from mmdet.datasets import CocoPanopticDataset
+from mmdet.registry import DATASETS
+
+
+@DATASETS.register_module()
+class OneFormerPanopticDataset(CocoPanopticDataset):
+    """mmdet's ``CocoPanopticDataset`` that refuses broken annotations and hands its
+    metainfo to the pipeline.
+
+    * A segment whose ``category_id`` is not one of the dataset's classes raises an
+      error naming the annotation file, the image and the ids (mmdet raises a bare
+      ``KeyError``; silently dropping it would train on a wrong target).
+    * Transforms with a ``set_dataset_meta(metainfo)`` method (the task-sampling
+      transform, which writes class names into the text list) receive the dataset's
+      metainfo, so class names live in one place.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for transform in self.pipeline.transforms:
+            if hasattr(transform, 'set_dataset_meta'):
+                transform.set_dataset_meta(self.metainfo)
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        img_info = raw_data_info['raw_img_info']
+        for ann in raw_data_info['raw_ann_info']:
+            if ann['category_id'] not in self.cat2label:
+                raise ValueError(
+                    f"{osp.basename(self.ann_file)}: segment {ann['id']} of image "
+                    f"{img_info['file_name']} (id {img_info['img_id']}) has unknown "
+                    f"category_id {ann['category_id']}; the dataset's classes have "
+                    f'category ids {sorted(self.cat2label)}')
+        return super().parse_data_info(raw_data_info)

@@ -1,0 +1,174 @@
+"""Task-conditioned joint training (paper Sec. 3.1, Fig. 3): sample a task per image,
+derive that task's targets from the panoptic annotation, and build the text list."""
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import open_clip
+import torch
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmdet.registry import TRANSFORMS
+from mmdet.structures.bbox import HorizontalBoxes
+from mmdet.structures.mask import BitmapMasks
+
+TASK_ORDER = ('semantic', 'instance', 'panoptic')
+# "a/an {task} photo": the text of a no-object slot.
+PAD_TEXTS = dict(semantic='a semantic photo', instance='an instance photo',
+                 panoptic='a panoptic photo')
+
+
+@TRANSFORMS.register_module()
+class OneFormerTaskSampling(BaseTransform):
+    """Sample the task of an image and replace its targets by that task's targets.
+
+    Per task, from the panoptic annotation (crowd segments and empty masks skipped):
+    semantic: one mask per class present (a thing class's instances merged);
+    instance: one mask per thing segment; panoptic: one mask per thing segment and one
+    per stuff class. The text list has ``num_texts`` entries: ``pad_texts[task]`` in
+    every slot, then, class by class in label order, ``text_template`` once per mask
+    of that class, truncated at ``num_texts``.
+
+    Required keys: ``gt_masks`` (non-crowd thing instances, as mmdet's panoptic loader
+    gives them), ``gt_bboxes_labels``, ``gt_seg_map`` (class per pixel, 255 void).
+    Modified keys: ``gt_masks``, ``gt_bboxes``, ``gt_bboxes_labels``,
+    ``gt_ignore_flags``. Removed: ``gt_seg_map`` (the targets are complete masks).
+    Added keys: ``task`` (str), ``texts`` (list of str), ``text_tokens``
+    (LongTensor [num_texts, context_length], CLIP BPE ids, zero padded).
+
+    Args:
+        num_texts (int): N_text = number of queries - number of learnable text
+            context embeddings (134 for 150 queries, 234 for 250).
+        task_probs (dict): probability of each task. The released code draws
+            u ~ U(0, 1) and takes semantic if u < 0.33, instance if u < 0.66, else
+            panoptic, which these defaults reproduce exactly.
+        task (str, optional): always use this task (single-task training).
+        class_names (sequence of str, optional): class names in label order; by
+            default taken from the dataset's metainfo (``OneFormerPanopticDataset``
+            passes it via :meth:`set_dataset_meta`).
+        num_things_classes (int, optional): labels below it are things; by default
+            ``len(metainfo['thing_classes'])``.
+        text_template (str): text of one mask. Defaults to 'a photo with a {}'.
+        context_length (int): tokenizer length. Defaults to 77.
+    """
+
+    def __init__(self,
+                 num_texts: int,
+                 task_probs: Dict[str, float] = dict(
+                     semantic=0.33, instance=0.33, panoptic=0.34),
+                 task: Optional[str] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 num_things_classes: Optional[int] = None,
+                 text_template: str = 'a photo with a {}',
+                 context_length: int = 77) -> None:
+        unknown = sorted(set(task_probs) - set(TASK_ORDER) |
+                         ({task} - set(TASK_ORDER) if task else set()))
+        if unknown:
+            raise ValueError(f'Unknown OneFormer task(s) {unknown}; valid tasks are '
+                             f"{', '.join(repr(t) for t in TASK_ORDER)}.")
+        probs = np.array([task_probs.get(t, 0.0) for t in TASK_ORDER])
+        if task is None and (probs.min() < 0 or abs(probs.sum() - 1) > 1e-6):
+            raise ValueError(f'task_probs must be >= 0 and sum to 1, got {task_probs}')
+        self.num_texts = num_texts
+        self.task = task
+        self.cum_probs = np.cumsum(probs)
+        self.text_template = text_template
+        self.context_length = context_length
+        self.class_names = None
+        self.num_things_classes = num_things_classes
+        if class_names is not None:
+            self._set_classes(class_names, num_things_classes)
+
+    def set_dataset_meta(self, metainfo: dict) -> None:
+        """Take class names (and the thing count) from a dataset's metainfo."""
+        if self.class_names is None:
+            things = metainfo.get('thing_classes')
+            self._set_classes(
+                metainfo['classes'], self.num_things_classes
+                if self.num_things_classes is not None else
+                (len(things) if things is not None else None))
+
+    def _set_classes(self, class_names: Sequence[str],
+                     num_things_classes: Optional[int]) -> None:
+        if num_things_classes is None:
+            raise ValueError('OneFormerTaskSampling needs num_things_classes (or a '
+                             "dataset metainfo with 'thing_classes')")
+        self.class_names = tuple(class_names)
+        self.num_things_classes = num_things_classes
+        # Texts are drawn from a small fixed set: tokenize each once.
+        texts = [self.text_template.format(n) for n in self.class_names]
+        texts += [PAD_TEXTS[t] for t in TASK_ORDER]
+        tokens = open_clip.tokenize(texts, context_length=self.context_length)
+        self._class_tokens = tokens[:len(self.class_names)]
+        self._pad_tokens = dict(zip(TASK_ORDER, tokens[len(self.class_names):]))
+
+    @cache_randomness
+    def _sample_task(self) -> str:
+        if self.task is not None:
+            return self.task
+        u = np.random.rand()
+        return TASK_ORDER[min(int(np.searchsorted(self.cum_probs, u, side='right')),
+                              len(TASK_ORDER) - 1)]
+
+    def _targets(self, task: str, results: dict):
+        """Masks [M, H, W] (bool) and labels [M] of ``task``."""
+        thing_masks = results['gt_masks'].masks.astype(bool)
+        thing_labels = np.asarray(results['gt_bboxes_labels'], dtype=np.int64)
+        sem = results['gt_seg_map']
+        masks, labels = [], []
+        if task == 'semantic':
+            for label in np.unique(thing_labels):
+                masks.append(thing_masks[thing_labels == label].any(0))
+                labels.append(label)
+        else:
+            masks.extend(thing_masks)
+            labels.extend(thing_labels)
+        if task != 'instance':
+            # Crowd pixels carry thing labels in gt_seg_map; only stuff is read here.
+            for label in np.unique(sem):
+                if self.num_things_classes <= label < len(self.class_names):
+                    masks.append(sem == label)
+                    labels.append(label)
+        keep = [i for i, m in enumerate(masks) if m.any()]
+        h, w = sem.shape
+        masks = np.stack([masks[i] for i in keep]) if keep else np.zeros((0, h, w), bool)
+        return masks, np.array([labels[i] for i in keep], dtype=np.int64)
+
+    def _text_tokens(self, task: str, ordered: np.ndarray) -> torch.Tensor:
+        """Token ids [num_texts, L] of the text list of ``ordered`` labels."""
+        tokens = self._pad_tokens[task].repeat(self.num_texts, 1)
+        tokens[:len(ordered)] = self._class_tokens[torch.from_numpy(ordered)]
+        return tokens
+
+    def transform(self, results: dict) -> dict:
+        if self.class_names is None:
+            raise RuntimeError(
+                'OneFormerTaskSampling has no class names: use the dataset type '
+                "'OneFormerPanopticDataset' (it passes its metainfo) or set "
+                'class_names= in the transform config')
+        labels_seen = np.unique(results['gt_seg_map'])
+        labels_seen = labels_seen[labels_seen != 255]
+        if len(labels_seen) and labels_seen.max() >= len(self.class_names):
+            raise ValueError(
+                f"{results.get('seg_map_path')}: label {labels_seen.max()} but only "
+                f'{len(self.class_names)} class names are configured')
+        task = self._sample_task()
+        masks, labels = self._targets(task, results)
+        h, w = results['gt_seg_map'].shape
+        results['gt_masks'] = BitmapMasks(masks.astype(np.uint8), h, w)
+        results['gt_bboxes'] = results['gt_masks'].get_bboxes(HorizontalBoxes)
+        results['gt_bboxes_labels'] = labels
+        results['gt_ignore_flags'] = np.zeros(len(labels), dtype=bool)
+        del results['gt_seg_map']
+        results['task'] = task
+        # Sorted labels walk the classes in label order, once per mask.
+        ordered = np.sort(labels)[:self.num_texts]
+        results['texts'] = ([self.text_template.format(self.class_names[i])
+                             for i in ordered] +
+                            [PAD_TEXTS[task]] * (self.num_texts - len(ordered)))
+        results['text_tokens'] = self._text_tokens(task, ordered)
+        return results
+
+    def __repr__(self) -> str:
+        probs = np.diff(np.concatenate([[0.0], self.cum_probs]))
+        return (f'{self.__class__.__name__}(num_texts={self.num_texts}, '
+                f'task={self.task!r}, task_probs={dict(zip(TASK_ORDER, probs))})')

@@ -1,0 +1,13 @@
+from .contrastive_loss import QueryTextContrastiveLoss
+from .fusion_head import OneFormerFusionHead
+from .oneformer import OneFormer
+from .oneformer_head import OneFormerHead
+from .query_initialiser import OneFormerQueryInitialiser
+from .task_token import TASKS, TaskTokenEncoder
+from .text_mapper import TextMapper
+
+__all__ = [
+    'TASKS', 'OneFormer', 'OneFormerFusionHead', 'OneFormerHead',
+    'OneFormerQueryInitialiser', 'QueryTextContrastiveLoss', 'TaskTokenEncoder',
+    'TextMapper'
+]

@@ -1,0 +1,94 @@
+"""Post-processing of OneFormer predictions with the released rules."""
+from typing import List, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import ConfigDict
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from .task_token import check_tasks
+
+# Released inference rules. `filter_low_score` restricts each panoptic segment
+# to its own sigmoid >= 0.5 area, as the released panoptic inference does.
+_DEFAULT_TEST_CFG = dict(
+    object_mask_thr=0.8, iou_thr=0.8, filter_low_score=True)
+
+_RESULT_KEYS = dict(
+    panoptic='pan_results', instance='ins_results', semantic='sem_results')
+
+
+@MODELS.register_module()
+class OneFormerFusionHead(MaskFormerFusionHead):
+    """MaskFormer fusion head plus semantic inference and per-task outputs.
+
+    ``test_cfg`` keys: ``object_mask_thr`` (panoptic query score threshold:
+    0.5 for ADE20K, 0.8 elsewhere), ``iou_thr`` (panoptic overlap threshold,
+    0.8), ``filter_low_score`` (True) and ``max_per_image`` (instance top-k;
+    the detector sets it to the number of queries N).
+    """
+
+    def __init__(self, *args, test_cfg=None, **kwargs) -> None:
+        super().__init__(*args, test_cfg=test_cfg, **kwargs)
+        self.test_cfg = ConfigDict({**_DEFAULT_TEST_CFG, **(test_cfg or {})})
+
+    def semantic_postprocess(self, mask_cls: Tensor,
+                             mask_pred: Tensor) -> PixelData:
+        """Sum over queries of class probs x mask probs, then argmax.
+
+        Args:
+            mask_cls (Tensor): Class logits [N, K+1].
+            mask_pred (Tensor): Mask logits [N, H, W].
+
+        Returns:
+            PixelData: ``sem_seg`` label map [1, H, W].
+        """
+        scores = torch.einsum('qk,qhw->khw',
+                              F.softmax(mask_cls, dim=-1)[:, :-1],
+                              mask_pred.sigmoid())
+        return PixelData(sem_seg=scores.argmax(0)[None])
+
+    def predict(self,
+                mask_cls_results: Tensor,
+                mask_pred_results: Tensor,
+                batch_data_samples: SampleList,
+                tasks: Sequence[str],
+                rescale: bool = True) -> List[dict]:
+        """Post-process one prediction per (image, task) pair.
+
+        Masks (already upsampled to the padded input) are cropped to the
+        image and resized to the original size before any inference rule, as
+        in the released code.
+
+        Args:
+            mask_cls_results (Tensor): Class logits [P, N, K+1].
+            mask_pred_results (Tensor): Mask logits [P, N, H_pad, W_pad].
+            batch_data_samples (list): Data sample of each pair (P).
+            tasks (Sequence[str]): Task of each pair (P).
+            rescale (bool): Resize to ``ori_shape``. Defaults to True.
+
+        Returns:
+            list[dict]: One dict per pair with the single key matching its
+            task: ``pan_results``, ``ins_results`` or ``sem_results``.
+        """
+        check_tasks(tasks)
+        results = []
+        for mask_cls, mask_pred, data_sample, task in zip(
+                mask_cls_results, mask_pred_results, batch_data_samples,
+                tasks):
+            meta = data_sample.metainfo
+            img_h, img_w = meta['img_shape'][:2]
+            mask_pred = mask_pred[:, :img_h, :img_w]
+            if rescale:
+                mask_pred = F.interpolate(
+                    mask_pred[:, None],
+                    size=tuple(meta['ori_shape'][:2]),
+                    mode='bilinear',
+                    align_corners=False)[:, 0]
+            postprocess = getattr(self, f'{task}_postprocess')
+            results.append(
+                {_RESULT_KEYS[task]: postprocess(mask_cls, mask_pred)})
+        return results

@@ -1,0 +1,148 @@
+"""OneFormer detector: one model, task-conditioned at inference."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from mmengine.config import ConfigDict
+from torch import Tensor
+
+from mmdet.models.detectors import Mask2Former
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType
+from .task_token import check_tasks
+
+_PRED_FIELDS = dict(
+    pan_results='pred_panoptic_seg',
+    ins_results='pred_instances',
+    sem_results='pred_sem_seg')
+
+
+@MODELS.register_module()
+class OneFormer(Mask2Former):
+    """OneFormer (Jain et al., CVPR 2023) on top of mmdet's Mask2Former.
+
+    The task of an image comes from its data sample's metainfo ``'task'``,
+    else from ``test_cfg.task`` / ``train_cfg.task``. ``test_cfg.tasks``
+    (a list) runs every listed task on every image; the backbone and pixel
+    decoder run once and the decoder runs once on all (image, task) pairs.
+    Outputs: panoptic -> ``pred_panoptic_seg``, instance -> ``pred_instances``,
+    semantic -> ``pred_sem_seg``.
+
+    Args:
+        task_encoder (dict): ``TaskTokenEncoder`` config; ``embed_dims``
+            defaults to the head's ``feat_channels``.
+        text_mapper (dict, optional): ``TextMapper`` config. Training only;
+            when None it is not built and its checkpoint keys are ignored.
+            With it, the head needs ``loss_contrastive`` and every training
+            sample ``text_tokens`` (``OneFormerTaskSampling`` and
+            ``PackOneFormerInputs`` in the pipeline).
+        **kwargs: ``Mask2Former`` arguments (keywords only).
+            ``test_cfg.max_per_image`` defaults to the number of queries,
+            the released instance top-k.
+    """
+
+    def __init__(self,
+                 *,
+                 task_encoder: ConfigType = dict(type='TaskTokenEncoder'),
+                 text_mapper: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 **kwargs) -> None:
+        head_cfg = kwargs['panoptic_head']
+        test_cfg = ConfigDict(test_cfg or {})
+        test_cfg.setdefault('max_per_image', head_cfg['num_queries'])
+        super().__init__(test_cfg=test_cfg, **kwargs)
+        task_encoder = ConfigDict(task_encoder)
+        task_encoder.setdefault('embed_dims', head_cfg['feat_channels'])
+        self.task_encoder = MODELS.build(task_encoder)
+        self.text_mapper = None
+        if text_mapper is not None:
+            text_mapper = ConfigDict(text_mapper)
+            text_mapper.setdefault('embed_dims', head_cfg['feat_channels'])
+            self.text_mapper = MODELS.build(text_mapper)
+            if self.panoptic_head.loss_contrastive is None:
+                raise ValueError('a text_mapper needs panoptic_head.'
+                                 'loss_contrastive (QueryTextContrastiveLoss)')
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        if self.text_mapper is None:
+            # Checkpoints of trained models carry the training-only text
+            # mapper; an inference model does not build it.
+            for key in [k for k in state_dict
+                        if k.startswith(prefix + 'text_mapper.')]:
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @staticmethod
+    def _tasks_of(batch_data_samples: SampleList,
+                  cfg: Optional[dict]) -> List[str]:
+        """Task of each sample: metainfo 'task', else ``cfg.task``."""
+        default = (cfg or {}).get('task')
+        tasks = [s.metainfo.get('task', default) for s in batch_data_samples]
+        if None in tasks:
+            raise ValueError(
+                "OneFormer needs a task: set metainfo 'task' on each data "
+                "sample or 'task' in the train/test cfg.")
+        check_tasks(tasks)
+        return tasks
+
+    def _test_pairs(
+            self,
+            batch_data_samples: SampleList) -> Tuple[List[str], List[int]]:
+        """(task, image index) pairs to run, as two parallel lists."""
+        tasks = self.test_cfg.get('tasks')
+        if not tasks:
+            tasks = self._tasks_of(batch_data_samples, self.test_cfg)
+            return tasks, list(range(len(tasks)))
+        check_tasks(tasks)
+        if len(set(tasks)) != len(tasks):
+            raise ValueError(f'test_cfg.tasks has duplicates: {tasks}')
+        num_imgs = len(batch_data_samples)
+        pair_tasks = [t for t in tasks for _ in range(num_imgs)]
+        return pair_tasks, list(range(num_imgs)) * len(tasks)
+
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses of Eq. 2 with the task token and text list of every sample."""
+        x = self.extract_feat(batch_inputs)
+        task_tokens = self.task_encoder(
+            self._tasks_of(batch_data_samples, self.train_cfg))
+        text_queries = None
+        if self.text_mapper is not None:
+            if not all('text_tokens' in s for s in batch_data_samples):
+                raise ValueError(
+                    'training with a text mapper needs text_tokens in every '
+                    'data sample: add OneFormerTaskSampling and '
+                    'PackOneFormerInputs to the train pipeline')
+            text_queries = self.text_mapper(
+                torch.stack([s.text_tokens for s in batch_data_samples
+                             ]).to(batch_inputs.device))
+        return self.panoptic_head.loss(x, batch_data_samples, task_tokens,
+                                       text_queries)
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """Segment the images for their task(s); see the class docstring."""
+        feats = self.extract_feat(batch_inputs)
+        tasks, img_inds = self._test_pairs(batch_data_samples)
+        inds = None
+        if img_inds != list(range(len(batch_data_samples))):
+            inds = torch.tensor(img_inds, device=batch_inputs.device)
+        mask_cls, mask_pred = self.panoptic_head.predict(
+            feats, batch_data_samples, self.task_encoder(tasks), inds)
+        samples = [batch_data_samples[i] for i in img_inds]
+        results = self.panoptic_fusion_head.predict(
+            mask_cls, mask_pred, samples, tasks, rescale=rescale)
+        for sample, result in zip(samples, results):
+            for key, value in result.items():
+                setattr(sample, _PRED_FIELDS[key], value)
+        return batch_data_samples
+
+    def _forward(self, batch_inputs: Tensor,
+                 batch_data_samples: SampleList) -> Tuple:
+        """Raw head outputs (see ``OneFormerHead.forward``)."""
+        feats = self.extract_feat(batch_inputs)
+        tasks = self._tasks_of(batch_data_samples, self.test_cfg)
+        return self.panoptic_head(feats, self.task_encoder(tasks))

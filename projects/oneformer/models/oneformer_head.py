@@ -1,0 +1,197 @@
+"""OneFormer head: pixel decoder + task-conditioned masked decoder."""
+import copy
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmdet.models.dense_heads import Mask2FormerHead
+from mmdet.registry import MODELS
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptConfigType
+
+
+@MODELS.register_module()
+class OneFormerHead(Mask2FormerHead):
+    """Mask2Former head whose initial queries come from the task token.
+
+    Differences from ``Mask2FormerHead``: there is a single query table
+    (``query_embed``, N x C) and no ``query_feat``; the initial queries are
+    built by ``query_initialiser`` from the task token, which is first normed
+    by ``decoder_norm`` (the masked decoder's ``post_norm``, the same module
+    the class/mask heads use). Predictions are made on the initial queries
+    and after every decoder layer (``num_layers + 1`` of them).
+
+    Args:
+        query_initialiser (dict): ``OneFormerQueryInitialiser`` config; its
+            ``in_channels`` defaults to ``out_channels`` (mask feature width).
+        loss_contrastive (dict, optional): ``QueryTextContrastiveLoss`` config
+            (training only, with the detector's text mapper). When None it is
+            not built and its checkpoint keys are ignored.
+        **kwargs: ``Mask2FormerHead`` arguments.
+    """
+
+    def __init__(self,
+                 query_initialiser: ConfigType = dict(
+                     type='OneFormerQueryInitialiser'),
+                 loss_contrastive: OptConfigType = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        del self.query_feat
+        query_initialiser = copy.deepcopy(query_initialiser)
+        query_initialiser.setdefault('in_channels', kwargs['out_channels'])
+        self.query_initialiser = MODELS.build(query_initialiser)
+        self.loss_contrastive = None
+        if loss_contrastive is not None:
+            self.loss_contrastive = MODELS.build(loss_contrastive)
+
+    @property
+    def decoder_norm(self) -> nn.Module:
+        """LayerNorm shared by the prediction heads and the task token."""
+        return self.transformer_decoder.post_norm
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.query_initialiser.init_weights()
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        # A silently skipped classifier would give a model that looks loaded
+        # but predicts garbage, so a class-count mismatch is an error.
+        weight = state_dict.get(prefix + 'cls_embed.weight')
+        if weight is not None and weight.shape[0] != self.num_classes + 1:
+            raise ValueError(
+                f'Checkpoint has {weight.shape[0] - 1} classes '
+                f'(cls_embed has {weight.shape[0]} rows incl. no-object) but '
+                f'the model has {self.num_classes} classes '
+                f'({self.num_things_classes} things + '
+                f'{self.num_stuff_classes} stuff). To fine-tune on a new '
+                f"class set, drop '{prefix}cls_embed.*' from the checkpoint.")
+        if self.loss_contrastive is None:
+            # Training-only state (the contrastive temperature), like the
+            # detector's text mapper.
+            for key in [k for k in state_dict
+                        if k.startswith(prefix + 'loss_contrastive.')]:
+                del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(
+        self,
+        x: Tuple[Tensor],
+        task_tokens: Tensor,
+        img_inds: Optional[Tensor] = None
+    ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
+        """
+        Args:
+            x (tuple[Tensor]): Backbone features of B images, strides 4-32.
+            task_tokens (Tensor): Task tokens (not normed) [P, C].
+            img_inds (Tensor, optional): Image index of each task token [P];
+                lets several tasks share one pixel-decoder pass. ``None``
+                means P == B and row i belongs to image i.
+
+        Returns:
+            tuple: ``cls_preds`` (list of ``num_layers + 1`` tensors
+            [P, N, K+1]), ``mask_preds`` (list of [P, N, H/4, W/4]) and the
+            contrastive queries, i.e. the N queries before the masked decoder
+            [P, N, C].
+        """
+        # The released pixel decoder runs in fp32 even under AMP.
+        with torch.autocast(x[0].device.type, enabled=False):
+            mask_features, memories = self.pixel_decoder(
+                [f.float() for f in x])
+        if img_inds is not None:
+            mask_features = mask_features[img_inds]
+            memories = [m[img_inds] for m in memories]
+        batch_size = mask_features.shape[0]
+
+        decoder_inputs = []
+        decoder_pos = []
+        for i in range(self.num_transformer_feat_level):
+            feat = self.decoder_input_projs[i](memories[i])
+            feat = feat.flatten(2).transpose(1, 2)
+            decoder_inputs.append(feat + self.level_embed.weight[i])
+            pos = self.decoder_positional_encoding(
+                feat.new_zeros(
+                    (batch_size, ) + memories[i].shape[-2:], dtype=bool))
+            decoder_pos.append(pos.flatten(2).transpose(1, 2))
+
+        query_embed = self.query_embed.weight
+        queries = self.query_initialiser(
+            self.decoder_norm(task_tokens), mask_features, query_embed[:-1])
+        query_pos = query_embed.unsqueeze(0).expand(batch_size, -1, -1)
+
+        cls_pred, mask_pred, attn_mask = self._forward_head(
+            queries, mask_features, memories[0].shape[-2:])
+        cls_preds = [cls_pred]
+        mask_preds = [mask_pred]
+        query = queries
+        for i, layer in enumerate(self.transformer_decoder.layers):
+            level = i % self.num_transformer_feat_level
+            # A query whose mask blocks every key would attend to nothing.
+            attn_mask = attn_mask & (attn_mask.sum(-1)
+                                     != attn_mask.shape[-1]).unsqueeze(-1)
+            query = layer(
+                query=query,
+                key=decoder_inputs[level],
+                value=decoder_inputs[level],
+                query_pos=query_pos,
+                key_pos=decoder_pos[level],
+                cross_attn_mask=attn_mask)
+            next_level = (i + 1) % self.num_transformer_feat_level
+            cls_pred, mask_pred, attn_mask = self._forward_head(
+                query, mask_features, memories[next_level].shape[-2:])
+            cls_preds.append(cls_pred)
+            mask_preds.append(mask_pred)
+        return cls_preds, mask_preds, queries
+
+    def loss(self,
+             x: Tuple[Tensor],
+             batch_data_samples: SampleList,
+             task_tokens: Tensor,
+             text_queries: Optional[Tensor] = None) -> dict:
+        """Losses of Eq. 2 for the given task tokens [B, C].
+
+        Class, mask and dice losses (Mask2Former's, on all ``num_layers + 1``
+        predictions) against the task's targets in ``gt_instances``; with
+        ``text_queries`` [B, N, C] also the query-text contrastive loss on the
+        queries before the masked decoder.
+        """
+        batch_img_metas = [s.metainfo for s in batch_data_samples]
+        batch_gt_instances = [s.gt_instances for s in batch_data_samples]
+        batch_gt_semantic_segs = [
+            s.gt_sem_seg if 'gt_sem_seg' in s else None
+            for s in batch_data_samples
+        ]
+        all_cls_scores, all_mask_preds, queries = self(x, task_tokens)
+        batch_gt_instances = self.preprocess_gt(batch_gt_instances,
+                                                batch_gt_semantic_segs)
+        losses = self.loss_by_feat(all_cls_scores, all_mask_preds,
+                                   batch_gt_instances, batch_img_metas)
+        if text_queries is not None:
+            if self.loss_contrastive is None:
+                raise ValueError('text queries were given but the head has no '
+                                 'loss_contrastive')
+            losses['loss_contrastive'] = self.loss_contrastive(
+                queries, text_queries)
+        return losses
+
+    def predict(self,
+                x: Tuple[Tensor],
+                batch_data_samples: SampleList,
+                task_tokens: Tensor,
+                img_inds: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """Final predictions, masks upsampled to the padded batch input.
+
+        Returns:
+            tuple: class logits [P, N, K+1] and mask logits [P, N, H_pad,
+            W_pad] (see :meth:`forward` for P and ``img_inds``).
+        """
+        cls_preds, mask_preds, _ = self(x, task_tokens, img_inds)
+        pad_shape = batch_data_samples[0].metainfo['batch_input_shape']
+        mask_pred = F.interpolate(
+            mask_preds[-1],
+            size=tuple(pad_shape[:2]),
+            mode='bilinear',
+            align_corners=False)
+        return cls_preds[-1], mask_pred

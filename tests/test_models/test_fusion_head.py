@@ -1,0 +1,185 @@
+"""Post-processing on hand-built logits with hand-computed results."""
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny_oneformer import data_samples
+
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from projects.oneformer.models import OneFormerFusionHead
+
+HI, LO = 10.0, -10.0  # mask logits: sigmoid ~1 / ~0
+
+
+def logits_of(probs):
+    """Class logits whose softmax is exactly ``probs`` (rows sum to 1)."""
+    probs = torch.tensor(probs, dtype=torch.float)
+    assert torch.allclose(probs.sum(-1), torch.ones(len(probs)))
+    return probs.log()
+
+
+def column_masks(columns, height=4, width=8):
+    """Mask logits [Q, H, W]; ``columns[q]`` maps column -> logit (else LO)."""
+    masks = torch.full((len(columns), height, width), LO)
+    for q, cols in enumerate(columns):
+        for col, value in cols.items():
+            masks[q, :, col] = value
+    return masks
+
+
+# Things: classes 0, 1; stuff: 2, 3; index 4 is no-object. 4 x 8 image.
+PANOPTIC_CLS = logits_of([
+    [0.9, 0.025, 0.025, 0.025, 0.025],  # q0 thing 0
+    [0.1, 0.1, 0.6, 0.1, 0.1],  # q1 stuff 2, kept only at threshold 0.5
+    [0.05, 0.05, 0.85, 0.025, 0.025],  # q2 stuff 2
+    [0.1, 0.1, 0.05, 0.05, 0.7],  # q3 no-object: always dropped
+    [0.0125, 0.95, 0.0125, 0.0125, 0.0125],  # q4 thing 1
+    [0.045, 0.045, 0.045, 0.82, 0.045],  # q5 stuff 3
+    [0.0075, 0.97, 0.0075, 0.0075, 0.0075],  # q6 thing 1
+])
+PANOPTIC_MASKS = column_masks([
+    {
+        0: HI,
+        1: HI
+    },
+    {
+        3: HI,
+        4: HI
+    },
+    {
+        5: HI
+    },
+    {
+        c: HI
+        for c in range(8)
+    },
+    # own area = cols 1-2, but q0 wins col 1: visible/own = 0.5 < 0.8
+    {
+        1: 1.0,
+        2: HI
+    },
+    # sigmoid 0.5: loses cols 3-4 to q1 (0.6 > 0.82 * 0.5) unless q1 is out
+    {
+        3: 0.0,
+        4: 0.0
+    },
+    # wins col 7 with sigmoid 0.27 < 0.5: those pixels become void
+    {
+        6: HI,
+        7: -1.0
+    },
+])
+VOID = 4
+THING_0 = 0 + 1 * INSTANCE_OFFSET
+THING_1 = 1 + 2 * INSTANCE_OFFSET
+
+
+def fusion_head(**test_cfg):
+    return OneFormerFusionHead(
+        num_things_classes=2, num_stuff_classes=2, test_cfg=test_cfg)
+
+
+def predict(head, cls, masks, task, **meta):
+    meta.setdefault('pad_shape', masks.shape[-2:])
+    samples = data_samples(1, **meta)
+    result = head.predict(
+        cls[None], masks[None], samples, [task], rescale=True)
+    assert len(result) == 1 and len(result[0]) == 1
+    return result[0]
+
+
+@pytest.mark.parametrize('threshold, cols_3_4', [(0.5, 2), (0.8, 3)])
+def test_panoptic_released_rules(threshold, cols_3_4):
+    head = fusion_head(object_mask_thr=threshold)
+    pan = predict(head, PANOPTIC_CLS, PANOPTIC_MASKS,
+                  'panoptic')['pan_results'].sem_seg[0]
+    # threshold 0.5 (ADE20K): q1 and q2 merge into one class-2 stuff segment
+    # threshold 0.8 (COCO, Cityscapes): q1 is dropped and q5 takes cols 3-4
+    expected = [THING_0, THING_0, VOID, cols_3_4, cols_3_4, 2, THING_1, VOID]
+    assert pan.shape == (4, 8)
+    assert (pan == torch.tensor(expected, dtype=pan.dtype)).all(), pan
+
+
+def test_panoptic_defaults_are_released_coco_rules():
+    head = fusion_head()
+    assert head.test_cfg.object_mask_thr == 0.8
+    assert head.test_cfg.iou_thr == 0.8
+    assert head.test_cfg.filter_low_score is True
+
+
+INSTANCE_CLS = logits_of([
+    [0.6, 0.3, 0.04, 0.03, 0.03],
+    [0.05, 0.05, 0.8, 0.05, 0.05],  # stuff: in the top 3 but not a thing
+    [0.1, 0.2, 0.1, 0.1, 0.5],  # 0.2 is 4th of the flattened Q x K scores
+])
+INSTANCE_MASKS = torch.tensor([
+    [[2.0, -1.0], [0.5, -3.0]],
+    [[1.0, 1.0], [1.0, 1.0]],
+    [[3.0, 3.0], [3.0, -3.0]],
+])
+
+
+def test_instance_topk_over_queries_and_classes():
+    head = fusion_head(max_per_image=3)  # k = N = 3 queries
+    ins = predict(head, INSTANCE_CLS, INSTANCE_MASKS,
+                  'instance')['ins_results']
+    order = ins.scores.argsort(descending=True)
+    mask_score = (torch.sigmoid(torch.tensor(2.0)) +
+                  torch.sigmoid(torch.tensor(0.5))) / 2
+    assert ins.labels[order].tolist() == [0, 1]
+    torch.testing.assert_close(
+        ins.scores[order], torch.stack([0.6 * mask_score, 0.3 * mask_score]))
+    binary = torch.tensor([[True, False], [True, False]])
+    assert all(m.equal(binary) for m in ins.masks)
+    assert ins.bboxes.shape == (2, 4)
+
+
+SEMANTIC_CLS = logits_of([
+    [0.45, 0.05, 0.05, 0.45],
+    [0.45, 0.05, 0.05, 0.45],
+    [0.05, 0.6, 0.05, 0.3],
+])
+SEMANTIC_MASKS = column_masks([{
+    0: HI
+}, {
+    0: HI
+}, {
+    0: HI,
+    1: HI
+}],
+                              height=1,
+                              width=2)
+
+
+def test_semantic_sums_over_queries_without_no_object():
+    head = OneFormerFusionHead(num_things_classes=1, num_stuff_classes=2)
+    sem = predict(head, SEMANTIC_CLS, SEMANTIC_MASKS,
+                  'semantic')['sem_results'].sem_seg
+    # pixel 0: class 0 scores 0.95 vs class 1 0.7 although q2 is the most
+    # confident query; no-object (0.45 + 0.45 + 0.3) is not a class.
+    assert sem.tolist() == [[[0, 1]]]
+
+
+def test_masks_cropped_and_resized_before_inference():
+    torch.manual_seed(0)
+    head = fusion_head()
+    cls = torch.randn(5, 5)
+    masks = torch.randn(5, 16, 24) * 4
+    meta = dict(pad_shape=(16, 24), img_shape=(13, 19), ori_shape=(26, 38))
+    sem = predict(head, cls, masks, 'semantic', **meta)['sem_results']
+    resized = F.interpolate(
+        masks[None, :, :13, :19],
+        size=(26, 38),
+        mode='bilinear',
+        align_corners=False)[0]
+    expected = torch.einsum('qk,qhw->khw',
+                            cls.softmax(-1)[:, :-1],
+                            resized.sigmoid()).argmax(0)
+    assert sem.sem_seg.shape == (1, 26, 38)
+    assert sem.sem_seg[0].equal(expected)
+    pan = predict(head, cls, masks, 'panoptic', **meta)['pan_results']
+    assert pan.sem_seg.shape == (1, 26, 38)
+
+
+def test_unknown_task_rejected():
+    with pytest.raises(ValueError, match='panoptic'):
+        predict(fusion_head(), SEMANTIC_CLS, SEMANTIC_MASKS, 'depth')

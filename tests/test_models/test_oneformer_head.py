@@ -1,0 +1,116 @@
+import pytest
+import torch
+from mmengine.structures import InstanceData
+from tiny_oneformer import (DIMS, NUM_CLASSES, NUM_QUERIES, build_tiny_model,
+                            data_samples)
+
+from mmdet.structures.mask import BitmapMasks
+
+
+@pytest.fixture(scope='module')
+def model():
+    return build_tiny_model()
+
+
+@pytest.fixture(scope='module')
+def feats(model):
+    torch.manual_seed(0)
+    with torch.no_grad():
+        return model.extract_feat(torch.randn(2, 3, 64, 96))
+
+
+def test_single_query_table_and_shared_norm(model):
+    head = model.panoptic_head
+    assert not hasattr(head, 'query_feat')
+    assert head.query_embed.weight.shape == (NUM_QUERIES, DIMS)
+    assert head.decoder_norm is head.transformer_decoder.post_norm
+    keys = head.state_dict().keys()
+    assert not any(k.startswith('query_feat') for k in keys)
+    # the shared norm is stored once, under the decoder
+    ln_keys = [k for k in keys if k.endswith('post_norm.weight')]
+    assert sorted(ln_keys) == [
+        'query_initialiser.decoder.post_norm.weight',
+        'transformer_decoder.post_norm.weight'
+    ]
+
+
+def test_forward_outputs(model, feats):
+    head = model.panoptic_head
+    tokens = model.task_encoder(['panoptic', 'semantic'])
+    with torch.no_grad():
+        cls_preds, mask_preds, queries = head(feats, tokens)
+    assert len(cls_preds) == len(mask_preds) == 10
+    assert all(c.shape == (2, NUM_QUERIES, NUM_CLASSES + 1) for c in cls_preds)
+    assert all(m.shape == (2, NUM_QUERIES, 16, 24) for m in mask_preds)
+    assert queries.shape == (2, NUM_QUERIES, DIMS)
+    torch.testing.assert_close(queries[:, -1], head.decoder_norm(tokens))
+
+
+def test_img_inds_share_pixel_decoder(model, feats):
+    """Several tasks per image in one decoder pass == separate passes."""
+    head = model.panoptic_head
+    tasks = ['panoptic', 'instance', 'semantic', 'instance']
+    img_inds = torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        cls_preds, mask_preds, _ = head(feats, model.task_encoder(tasks),
+                                        img_inds)
+        for p, (task, i) in enumerate(zip(tasks, img_inds.tolist())):
+            single = head([f[i:i + 1] for f in feats],
+                          model.task_encoder([task]))
+            torch.testing.assert_close(
+                cls_preds[-1][p:p + 1], single[0][-1], rtol=0, atol=1e-5)
+            torch.testing.assert_close(
+                mask_preds[-1][p:p + 1], single[1][-1], rtol=0, atol=1e-5)
+
+
+def test_predict_upsamples_to_padded_input(model, feats):
+    samples = data_samples(2, pad_shape=(64, 96))
+    with torch.no_grad():
+        cls, masks = model.panoptic_head.predict(
+            feats, samples, model.task_encoder(['instance', 'instance']))
+    assert cls.shape == (2, NUM_QUERIES, NUM_CLASSES + 1)
+    assert masks.shape == (2, NUM_QUERIES, 64, 96)
+
+
+def test_inherited_losses(model):
+    torch.manual_seed(0)
+    model.train()
+    try:
+        images = torch.randn(2, 3, 64, 96)
+        samples = data_samples(2, pad_shape=(64, 96))
+        for sample, labels in zip(samples, ([0, 3], [1])):
+            masks = torch.zeros(len(labels), 64, 96, dtype=torch.bool)
+            masks[0, :20, :30] = True
+            if len(labels) > 1:
+                masks[1, 30:] = True
+            sample.gt_instances = InstanceData(
+                labels=torch.tensor(labels),
+                masks=BitmapMasks(masks.numpy(), 64, 96))
+        feats = model.extract_feat(images)
+        losses = model.panoptic_head.loss(
+            feats, samples, model.task_encoder(['panoptic', 'semantic']))
+    finally:
+        model.eval()
+    assert {'loss_cls', 'loss_mask', 'loss_dice'} <= set(losses)
+    assert 'd8.loss_dice' in losses and 'd9.loss_dice' not in losses
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    assert model.task_encoder.mlp[0].weight.grad is not None
+    assert model.panoptic_head.query_embed.weight.grad is not None
+    model.zero_grad()
+
+
+def test_pixel_decoder_in_fp32_under_autocast(model, feats):
+    dtypes = []
+    hook = model.panoptic_head.pixel_decoder.register_forward_hook(
+        lambda module, args, out: dtypes.append(out[0].dtype))
+    try:
+        with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+            cls_preds, _, _ = model.panoptic_head(
+                [f.bfloat16() for f in feats],
+                model.task_encoder(['panoptic', 'instance']))
+    finally:
+        hook.remove()
+    assert dtypes == [torch.float32]
+    assert cls_preds[-1].dtype == torch.bfloat16

@@ -1,0 +1,146 @@
+"""Tiny OneFormer models shared by the model and converter tests.
+
+The mmdet model and the Hugging Face model describe the same architecture:
+R50-shaped ResNet with base width 16, 64-d transformer, 4 heads, 2 deformable
+pixel-decoder layers, 2-layer query initialiser, 9 masked decoder layers.
+"""
+from pathlib import Path
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+import projects.oneformer  # noqa: F401
+from mmdet.registry import MODELS
+from mmdet.structures import DetDataSample
+
+NUM_THINGS = 3
+NUM_STUFF = 2
+NUM_CLASSES = NUM_THINGS + NUM_STUFF
+NUM_QUERIES = 12
+DIMS = 64
+HEADS = 4
+TEXT_CTX = 4
+BASE_CONFIG = Path(__file__).parents[2] / 'configs/_base_/models/' \
+    'oneformer_r50.py'
+
+
+def _shrink_layer(layer_cfg):
+    for attn in ('self_attn_cfg', 'cross_attn_cfg'):
+        layer_cfg[attn].update(embed_dims=DIMS, num_heads=HEADS)
+    layer_cfg.ffn_cfg.update(embed_dims=DIMS, feedforward_channels=128)
+
+
+def tiny_model_cfg(text_mapper: bool = False,
+                   num_things: int = NUM_THINGS) -> ConfigDict:
+    """The R50 base config shrunk to the tiny model."""
+    cfg = Config.fromfile(str(BASE_CONFIG)).model
+    cfg.backbone.update(base_channels=16, init_cfg=None)
+    head = cfg.panoptic_head
+    cfg.text_mapper = None
+    head.loss_contrastive = None
+    if text_mapper:
+        cfg.text_mapper = dict(
+            type='TextMapper',
+            text_encoder=dict(width=DIMS, heads=1, layers=2),
+            num_context=TEXT_CTX)
+        head.loss_contrastive = dict(type='QueryTextContrastiveLoss')
+    head.update(
+        in_channels=[64, 128, 256, 512],
+        feat_channels=DIMS,
+        out_channels=DIMS,
+        num_things_classes=num_things,
+        num_stuff_classes=NUM_STUFF,
+        num_queries=NUM_QUERIES)
+    head.loss_cls.class_weight = [1.0] * (num_things + NUM_STUFF) + [0.1]
+    pixel_decoder = head.pixel_decoder
+    pixel_decoder.encoder.num_layers = 2
+    pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(
+        embed_dims=DIMS, num_heads=HEADS)
+    pixel_decoder.encoder.layer_cfg.ffn_cfg.update(
+        embed_dims=DIMS, feedforward_channels=128)
+    _shrink_layer(head.query_initialiser.decoder.layer_cfg)
+    _shrink_layer(head.transformer_decoder.layer_cfg)
+    for pos in (pixel_decoder, head, head.query_initialiser):
+        pos.positional_encoding.num_feats = DIMS // 2
+    cfg.panoptic_fusion_head.update(
+        num_things_classes=num_things, num_stuff_classes=NUM_STUFF)
+    cfg.train_cfg.num_points = 64
+    # the detector defaults max_per_image to the number of queries
+    del cfg.test_cfg.max_per_image
+    return cfg
+
+
+def build_tiny_model(**kwargs):
+    """Tiny mmdet OneFormer in eval mode, weights initialised."""
+    init_default_scope('mmdet')
+    model = MODELS.build(tiny_model_cfg(**kwargs))
+    model.init_weights()
+    return model.eval()
+
+
+def tiny_hf_model(seed: int = 0):
+    """Tiny HF ``OneFormerForUniversalSegmentation`` (eval) and its config.
+
+    Built with ``is_training=True`` so the state dict has the text mapper,
+    then switched to inference (HF's training forward needs texts). Every
+    tensor gets noise so no weight is a trivially symmetric zero/one.
+    """
+    from transformers import (OneFormerConfig,
+                              OneFormerForUniversalSegmentation, ResNetConfig)
+    torch.manual_seed(seed)
+    backbone = ResNetConfig(
+        embedding_size=16,
+        hidden_sizes=[64, 128, 256, 512],
+        depths=[3, 4, 6, 3],
+        layer_type='bottleneck',
+        out_features=['stage1', 'stage2', 'stage3', 'stage4'])
+    config = OneFormerConfig(
+        backbone_config=backbone,
+        num_queries=NUM_QUERIES,
+        num_attention_heads=HEADS,
+        # every transformer is DIMS wide, every FFN 128
+        **dict.fromkeys(
+            ('hidden_dim', 'conv_dim', 'mask_dim', 'text_encoder_width'),
+            DIMS),
+        **dict.fromkeys(('dim_feedforward', 'encoder_feedforward_dim'), 128),
+        encoder_layers=2,
+        decoder_layers=10,
+        query_dec_layers=2,
+        dropout=0.0,
+        text_encoder_num_layers=2,
+        text_encoder_n_ctx=TEXT_CTX,
+        is_training=True,
+        id2label={i: f'class{i}'
+                  for i in range(NUM_CLASSES)})
+    model = OneFormerForUniversalSegmentation(config)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith('running_var'):
+                tensor.uniform_(0.5, 1.5)
+            elif tensor.is_floating_point():
+                tensor.add_(torch.randn_like(tensor) * 0.05)
+    model.model.is_training = False
+    return model.eval()
+
+
+def data_samples(num_imgs: int,
+                 pad_shape,
+                 img_shape=None,
+                 ori_shape=None,
+                 tasks=None):
+    """Data samples with image metas (and a task per image if given)."""
+    samples = []
+    for i in range(num_imgs):
+        meta = dict(
+            batch_input_shape=tuple(pad_shape),
+            pad_shape=tuple(pad_shape),
+            img_shape=tuple(img_shape or pad_shape),
+            ori_shape=tuple(ori_shape or img_shape or pad_shape))
+        if tasks is not None:
+            meta['task'] = tasks[i]
+        sample = DetDataSample(metainfo=meta)
+        sample.gt_instances = InstanceData()
+        samples.append(sample)
+    return samples
