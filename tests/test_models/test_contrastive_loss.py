@@ -61,8 +61,9 @@ def _worker(rank, init_file, with_grad, out_dir):
 
 
 def _run_two_ranks(tmp_path, with_grad):
-    mp.spawn(_worker, args=(str(tmp_path / 'init'), with_grad, str(tmp_path)),
-             nprocs=WORLD, join=True)
+    # fork: the ranks inherit the imported modules (spawn re-imports for ~20 s)
+    mp.start_processes(_worker, args=(str(tmp_path / 'init'), with_grad, str(tmp_path)),
+                       nprocs=WORLD, join=True, start_method='fork')
     ranks = [torch.load(tmp_path / f'{r}.pt') for r in range(WORLD)]
     # What DDP does: average the per-rank losses and parameter gradients; a rank's
     # input gradient enters that average with weight 1 / WORLD.

@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_oneformer import data_samples
+from tests.test_models.tiny_oneformer import data_samples
 
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from projects.oneformer.models import OneFormerFusionHead

@@ -7,7 +7,7 @@ text encoder lacks the released causal mask.
 """
 import pytest
 import torch
-from tiny_oneformer import build_tiny_model, tiny_hf_model
+from tests.test_models.tiny_oneformer import build_tiny_model, tiny_hf_model
 
 from projects.oneformer.converters import convert_hf_state_dict
 

@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 from mmengine.runner import load_checkpoint
-from tiny_oneformer import NUM_CLASSES, NUM_QUERIES, build_tiny_model
+from tests.test_models.tiny_oneformer import NUM_CLASSES, NUM_QUERIES, build_tiny_model
 
 from mmdet.structures import DetDataSample
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 from mmengine.structures import InstanceData
-from tiny_oneformer import (DIMS, NUM_CLASSES, NUM_QUERIES, build_tiny_model,
+from tests.test_models.tiny_oneformer import (DIMS, NUM_CLASSES, NUM_QUERIES, build_tiny_model,
                             data_samples)
 
 from mmdet.structures.mask import BitmapMasks

@@ -16,7 +16,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, str(Path(__file__).parents[1] / 'test_models'))
-from tiny_oneformer import (
+from tests.test_models.tiny_oneformer import (
     build_tiny_model,
     tiny_hf_model,  # noqa: E402
     tiny_model_cfg)

@@ -1,7 +1,8 @@
-# The bundled toy dataset (tools/misc/make_toy_dataset.py) in COCO-panoptic format:
-# 3 thing and 4 stuff classes, 128x128 images. Generate it with
+# The bundled toy dataset (tools/misc/make_toy_dataset.py) in COCO-panoptic format,
+# with OneFormer's task-conditioned training pipeline: 3 thing and 4 stuff classes,
+# 128x128 images. Generate it with
 #   python tools/misc/make_toy_dataset.py data/toy
-dataset_type = 'CocoPanopticDataset'
+dataset_type = 'OneFormerPanopticDataset'
 data_root = 'data/toy/'
 backend_args = None
 image_size = (128, 128)
@@ -12,22 +13,27 @@ metainfo = dict(
     palette=[(220, 40, 40), (40, 200, 60), (50, 80, 230), (150, 200, 250),
              (150, 130, 110), (70, 140, 50), (220, 200, 140)])
 
+# Text list length N_text = model num_queries - text_mapper.num_context.
+num_texts = 16
+
 train_pipeline = [
     dict(type='LoadImageFromFile', to_float32=True, backend_args=backend_args),
-    dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True,
+    dict(type='LoadStrictPanopticAnnotations', with_bbox=True, with_mask=True,
          with_seg=True, backend_args=backend_args),
     dict(type='RandomFlip', prob=0.5),
     dict(type='RandomResize', scale=image_size, ratio_range=(0.8, 1.25),
          keep_ratio=True),
     dict(type='RandomCrop', crop_size=image_size, crop_type='absolute',
          recompute_bbox=True, allow_negative_crop=True),
-    dict(type='PackDetInputs'),
+    # task per image (released thresholds), its targets and text list
+    dict(type='OneFormerTaskSampling', num_texts=num_texts),
+    dict(type='PackOneFormerInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', to_float32=True, backend_args=backend_args),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadPanopticAnnotations', backend_args=backend_args),
-    dict(type='PackDetInputs',
+    dict(type='LoadStrictPanopticAnnotations', backend_args=backend_args),
+    dict(type='PackOneFormerInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor')),
 ]
