@@ -12,4 +12,6 @@ from .utils.compat import disable_broken_mmpretrain
 disable_broken_mmpretrain()
 allow_mmengine_checkpoint_globals()
 from .datasets import *  # noqa: E402,F401,F403
+from .engine import *  # noqa: E402,F401,F403
 from .models import *  # noqa: E402,F401,F403
+from .visualization import *  # noqa: E402,F401,F403

@@ -46,21 +46,25 @@ def test_forward_outputs(model, feats):
     torch.testing.assert_close(queries[:, -1], head.decoder_norm(tokens))
 
 
-def test_img_inds_share_pixel_decoder(model, feats):
-    """Several tasks per image in one decoder pass == separate passes."""
+def test_tasks_share_one_pixel_decoder_pass(model, feats):
+    """Three tasks per image in one decoder pass (image-major pairs) == one
+    separate pass per (image, task), for all 10 predictions."""
     head = model.panoptic_head
-    tasks = ['panoptic', 'instance', 'semantic', 'instance']
-    img_inds = torch.tensor([0, 0, 1, 1])
+    tasks = ['panoptic', 'instance', 'semantic']
     with torch.no_grad():
-        cls_preds, mask_preds, _ = head(feats, model.task_encoder(tasks),
-                                        img_inds)
-        for p, (task, i) in enumerate(zip(tasks, img_inds.tolist())):
-            single = head([f[i:i + 1] for f in feats],
-                          model.task_encoder([task]))
-            torch.testing.assert_close(
-                cls_preds[-1][p:p + 1], single[0][-1], rtol=0, atol=1e-5)
-            torch.testing.assert_close(
-                mask_preds[-1][p:p + 1], single[1][-1], rtol=0, atol=1e-5)
+        cls_preds, mask_preds, queries = head(
+            feats, model.task_encoder(tasks * 2), num_tasks=3)
+        for p in range(6):
+            image, task = divmod(p, 3)
+            single = head([f[image:image + 1] for f in feats],
+                          model.task_encoder([tasks[task]]))
+            for layer in range(10):
+                torch.testing.assert_close(cls_preds[layer][p:p + 1],
+                                           single[0][layer], rtol=0, atol=1e-5)
+                torch.testing.assert_close(mask_preds[layer][p:p + 1],
+                                           single[1][layer], rtol=0, atol=1e-5)
+            torch.testing.assert_close(queries[p:p + 1], single[2], rtol=0,
+                                       atol=1e-5)
 
 
 def test_predict_upsamples_to_padded_input(model, feats):

@@ -208,7 +208,7 @@ def test_ade20k_bad_input(tmp_path, corrupt, error, match):
 # ---------------------------------------------------------------- Cityscapes
 
 def test_cityscapes_categories():
-    cats = city.categories(city.cityscapes_labels())
+    cats = city.CATEGORIES  # the table of projects/oneformer/datasets/cityscapes.py
     assert [(c['id'], c['name'], c['isthing']) for c in cats] == [
         (24, 'person', 1), (25, 'rider', 1), (26, 'car', 1), (27, 'truck', 1),
         (28, 'bus', 1), (31, 'train', 1), (32, 'motorcycle', 1), (33, 'bicycle', 1),
@@ -216,6 +216,19 @@ def test_cityscapes_categories():
         (13, 'fence', 0), (17, 'pole', 0), (19, 'traffic light', 0),
         (20, 'traffic sign', 0), (21, 'vegetation', 0), (22, 'terrain', 0),
         (23, 'sky', 0)]
+    # the written table agrees with cityscapesscripts' labels: the classes evaluated
+    # (not ignoreInEval), their names, things (hasInstances), supercategories, colours
+    id2label = city.cityscapes_labels()
+    evaluated = sorted(lab.id for lab in id2label.values() if not lab.ignoreInEval)
+    assert sorted(c['id'] for c in cats) == evaluated
+    for c in cats:
+        lab = id2label[c['id']]
+        assert (c['name'], c['isthing'], c['supercategory'], c['color']) == (
+            lab.name, int(lab.hasInstances), lab.category, list(lab.color))
+    # things first, each group in train-id order
+    for group in (cats[:8], cats[8:]):
+        train_ids = [id2label[c['id']].trainId for c in group]
+        assert train_ids == sorted(train_ids)
 
 
 def test_cityscapes_panoptic_and_instances(tmp_path):

@@ -138,21 +138,9 @@ def dump_json(path: str, data: dict) -> None:
         json.dump(data, f)
 
 
-def metainfo_of(categories: Sequence[dict]) -> dict:
-    """mmdet dataset ``metainfo`` for categories given things first."""
-    names = tuple(c['name'] for c in categories)
-    meta = dict(classes=names,
-                thing_classes=tuple(c['name'] for c in categories if c['isthing']),
-                stuff_classes=tuple(c['name'] for c in categories if not c['isthing']))
-    if all('color' in c for c in categories):
-        meta['palette'] = [tuple(c['color']) for c in categories]
-    return meta
-
-
-def write_metainfo(path: str, categories: Sequence[dict], source: str) -> None:
+def write_metainfo(path: str, metainfo: dict, source: str) -> None:
     """Write ``metainfo = dict(...)`` as a config file that configs can inherit."""
-    meta = pprint.pformat(metainfo_of(categories), width=88, compact=True,
-                          sort_dicts=False)
+    meta = pprint.pformat(metainfo, width=88, compact=True, sort_dicts=False)
     text = (f'# Written by {source}:\n# the metainfo of its json files '
             f'(classes in json category order, things first).\nmetainfo = {meta}\n')
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
@@ -204,11 +192,12 @@ def parse_args(argv, doc: str, root_help: str, out_default: str,
 
 
 def convert_splits(convert_split: Callable, args: argparse.Namespace, out_dir: str,
-                   dataset: str, categories: Sequence[dict], source: str) -> None:
-    """Convert every requested split, then write the metainfo file."""
+                   dataset: str, metainfo: dict, source: str) -> None:
+    """Convert every requested split, then write the metainfo file (the dataset
+    class's ``METAINFO``, for configs that read the output with plain mmdet)."""
     for split in args.splits:
         counts = convert_split(args.root, split, out_dir, args.nproc)
         print(f'\n{dataset} {split}: {counts}')
     path = osp.join(out_dir, f'{dataset.lower()}_panoptic_metainfo.py')
-    write_metainfo(path, categories, source)
+    write_metainfo(path, metainfo, source)
     print(f'metainfo written to {path}')

@@ -30,7 +30,9 @@ things, 11 stuff). Deliberate differences: integer image ids (the sorted file in
 released: the file stem) and the PNG layout, which mirrors the images because mmdet's
 ``CocoPanopticDataset`` looks an image's PNG up as ``seg_prefix + file_name``.
 
-Use with mmdet (``metainfo`` is the dict in ``cityscapes_panoptic_metainfo.py``)::
+The OneFormer configs read this output with ``CityscapesPanopticDataset``, whose
+METAINFO is that metainfo (``configs/_base_/datasets/cityscapes_panoptic.py``). Use
+with plain mmdet (``metainfo`` is the dict in ``cityscapes_panoptic_metainfo.py``)::
 
     train_dataloader = dict(dataset=dict(
         type='CocoPanopticDataset', data_root='data/cityscapes/', metainfo=metainfo,
@@ -57,14 +59,22 @@ import sys
 
 import numpy as np
 
+from projects.oneformer.datasets.cityscapes import (CITYSCAPES_CATEGORIES,
+                                                    CityscapesPanopticDataset)
+
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # the shared module beside us
 from _panoptic_common import (  # noqa: E402
     convert_splits, image_size, panoptic_record, parse_args, read_png, run_per_image,
-    things_first, write_panoptic_split)
+    write_panoptic_split)
 
 IMG_SUFFIX = '_leftImg8bit.png'
 INSTANCE_SUFFIX = '_gtFine_instanceIds.png'
 INSTANCE_OFFSET = 1000  # Cityscapes: instance value = label id * 1000 + k
+# The category table is the dataset module's (projects/oneformer/datasets/
+# cityscapes.py): the 19 evaluated classes, things first; the metainfo file is its
+# METAINFO. cityscapesscripts' table still decides, per pixel value, void and crowd.
+CATEGORIES = CITYSCAPES_CATEGORIES
+CATEGORY_BY_ID = {c['id']: c for c in CATEGORIES}
 
 
 def cityscapes_labels():
@@ -75,15 +85,6 @@ def cityscapes_labels():
         raise ImportError('cityscapesscripts is required for the Cityscapes label '
                           'table: pip install cityscapesscripts') from None
     return id2label
-
-
-def categories(id2label) -> list:
-    """The 19 evaluated classes as COCO categories, things first, by train id."""
-    labels = sorted((lab for lab in id2label.values() if not lab.ignoreInEval),
-                    key=lambda lab: lab.trainId)
-    return things_first([
-        dict(id=lab.id, name=lab.name, isthing=int(lab.hasInstances),
-             supercategory=lab.category, color=list(lab.color)) for lab in labels])
 
 
 def cityscapes_segments(inst_map: np.ndarray, id2label, path: str):
@@ -126,18 +127,17 @@ def _convert_image(task, id2label, category_by_id, img_dir: str, gt_dir: str,
 def convert_split(root: str, split: str, out_dir: str, nproc: int = 1) -> dict:
     """Convert one split ('train' or 'val'); return counts."""
     id2label = cityscapes_labels()
-    cats = categories(id2label)
     img_dir = osp.join(root, 'leftImg8bit', split)
     images = sorted(glob.glob(osp.join(img_dir, '*', '*' + IMG_SUFFIX)))
     if not images:
         raise FileNotFoundError(f'no *{IMG_SUFFIX} images in {img_dir}/<city>/')
     print(f'Cityscapes {split}: {len(images)} images')
     worker = functools.partial(
-        _convert_image, id2label=id2label, category_by_id={c['id']: c for c in cats},
+        _convert_image, id2label=id2label, category_by_id=CATEGORY_BY_ID,
         img_dir=img_dir, gt_dir=osp.join(root, 'gtFine', split),
         out_dir=osp.join(out_dir, f'cityscapes_panoptic_{split}'))
     records = run_per_image(worker, list(enumerate(images)), nproc)
-    return write_panoptic_split(records, cats,
+    return write_panoptic_split(records, CATEGORIES,
                                 osp.join(out_dir, f'cityscapes_panoptic_{split}.json'),
                                 osp.join(out_dir, f'cityscapes_instance_{split}.json'))
 
@@ -146,7 +146,7 @@ def main(argv=None) -> None:
     args = parse_args(argv, __doc__, 'the Cityscapes folder (leftImg8bit/, gtFine/)',
                       'ROOT/gtFine', ['train', 'val'])
     convert_splits(convert_split, args, args.out_dir or osp.join(args.root, 'gtFine'),
-                   'Cityscapes', categories(cityscapes_labels()),
+                   'Cityscapes', CityscapesPanopticDataset.METAINFO,
                    'tools/dataset_converters/cityscapes_panoptic.py')
 
 

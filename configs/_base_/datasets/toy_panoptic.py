@@ -77,5 +77,8 @@ val_evaluator = [
          ann_file=data_root + 'annotations/instances_val.json',
          metric=['segm'],
          backend_args=backend_args),
+    dict(type='SemSegMetric', iou_metrics=['mIoU'], prefix='sem_seg'),
 ]
+# PQ, AP and mIoU of one evaluation run as one table (+ JSON in the work dir)
+custom_hooks = [dict(type='TaskMetricsTableHook')]
 test_evaluator = val_evaluator

@@ -82,7 +82,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             meta = data_sample.metainfo
             img_h, img_w = meta['img_shape'][:2]
             mask_pred = mask_pred[:, :img_h, :img_w]
-            if rescale:
+            # a same-size bilinear resize is the identity: skip the copy
+            if rescale and tuple(meta['ori_shape'][:2]) != (img_h, img_w):
                 mask_pred = F.interpolate(
                     mask_pred[:, None],
                     size=tuple(meta['ori_shape'][:2]),

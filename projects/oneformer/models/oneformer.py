@@ -86,20 +86,16 @@ class OneFormer(Mask2Former):
         check_tasks(tasks)
         return tasks
 
-    def _test_pairs(
-            self,
-            batch_data_samples: SampleList) -> Tuple[List[str], List[int]]:
-        """(task, image index) pairs to run, as two parallel lists."""
+    def _test_pairs(self,
+                    batch_data_samples: SampleList) -> Tuple[List[str], int]:
+        """Task of every (image, task) pair, image-major, and tasks per image."""
         tasks = self.test_cfg.get('tasks')
         if not tasks:
-            tasks = self._tasks_of(batch_data_samples, self.test_cfg)
-            return tasks, list(range(len(tasks)))
+            return self._tasks_of(batch_data_samples, self.test_cfg), 1
         check_tasks(tasks)
         if len(set(tasks)) != len(tasks):
             raise ValueError(f'test_cfg.tasks has duplicates: {tasks}')
-        num_imgs = len(batch_data_samples)
-        pair_tasks = [t for t in tasks for _ in range(num_imgs)]
-        return pair_tasks, list(range(num_imgs)) * len(tasks)
+        return list(tasks) * len(batch_data_samples), len(tasks)
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
@@ -126,13 +122,10 @@ class OneFormer(Mask2Former):
                 rescale: bool = True) -> SampleList:
         """Segment the images for their task(s); see the class docstring."""
         feats = self.extract_feat(batch_inputs)
-        tasks, img_inds = self._test_pairs(batch_data_samples)
-        inds = None
-        if img_inds != list(range(len(batch_data_samples))):
-            inds = torch.tensor(img_inds, device=batch_inputs.device)
+        tasks, num_tasks = self._test_pairs(batch_data_samples)
         mask_cls, mask_pred = self.panoptic_head.predict(
-            feats, batch_data_samples, self.task_encoder(tasks), inds)
-        samples = [batch_data_samples[i] for i in img_inds]
+            feats, batch_data_samples, self.task_encoder(tasks), num_tasks)
+        samples = [s for s in batch_data_samples for _ in range(num_tasks)]
         results = self.panoptic_fusion_head.predict(
             mask_cls, mask_pred, samples, tasks, rescale=rescale)
         for sample, result in zip(samples, results):

@@ -10,6 +10,7 @@ from mmdet.models.dense_heads import Mask2FormerHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
+from .task_batching import cross_attend, group_tasks, ungroup_tasks
 
 
 @MODELS.register_module()
@@ -80,29 +81,27 @@ class OneFormerHead(Mask2FormerHead):
         self,
         x: Tuple[Tensor],
         task_tokens: Tensor,
-        img_inds: Optional[Tensor] = None
+        num_tasks: int = 1
     ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
-            task_tokens (Tensor): Task tokens (not normed) [P, C].
-            img_inds (Tensor, optional): Image index of each task token [P];
-                lets several tasks share one pixel-decoder pass. ``None``
-                means P == B and row i belongs to image i.
+            task_tokens (Tensor): Task tokens (not normed) [B*T, C], T per
+                image, image-major (row b * T + t is task t of image b). The
+                backbone and pixel decoder run once per image; see
+                ``task_batching`` for how the tasks share the decoder.
+            num_tasks (int): T. Defaults to 1.
 
         Returns:
             tuple: ``cls_preds`` (list of ``num_layers + 1`` tensors
-            [P, N, K+1]), ``mask_preds`` (list of [P, N, H/4, W/4]) and the
-            contrastive queries, i.e. the N queries before the masked decoder
-            [P, N, C].
+            [B*T, N, K+1]), ``mask_preds`` (list of [B*T, N, H/4, W/4]) and
+            the contrastive queries, i.e. the N queries before the masked
+            decoder [B*T, N, C].
         """
         # The released pixel decoder runs in fp32 even under AMP.
         with torch.autocast(x[0].device.type, enabled=False):
             mask_features, memories = self.pixel_decoder(
                 [f.float() for f in x])
-        if img_inds is not None:
-            mask_features = mask_features[img_inds]
-            memories = [m[img_inds] for m in memories]
         batch_size = mask_features.shape[0]
 
         decoder_inputs = []
@@ -118,31 +117,39 @@ class OneFormerHead(Mask2FormerHead):
 
         query_embed = self.query_embed.weight
         queries = self.query_initialiser(
-            self.decoder_norm(task_tokens), mask_features, query_embed[:-1])
-        query_pos = query_embed.unsqueeze(0).expand(batch_size, -1, -1)
+            self.decoder_norm(task_tokens), mask_features, query_embed[:-1],
+            num_tasks)
+        query_pos = query_embed.unsqueeze(0).expand(len(queries), -1, -1)
 
-        cls_pred, mask_pred, attn_mask = self._forward_head(
-            queries, mask_features, memories[0].shape[-2:])
-        cls_preds = [cls_pred]
-        mask_preds = [mask_pred]
+        def head(query: Tensor, level: int):
+            # Prediction heads on an image's T*N queries at once; the attention
+            # mask comes out in the grouped layout the cross-attention needs.
+            cls_pred, mask_pred, attn_mask = self._forward_head(
+                group_tasks(query, num_tasks), mask_features,
+                memories[level].shape[-2:])
+            cls_preds.append(ungroup_tasks(cls_pred, num_tasks))
+            mask_preds.append(ungroup_tasks(mask_pred, num_tasks))
+            # A query whose mask blocks every key would attend to nothing.
+            return attn_mask & (attn_mask.sum(-1) !=
+                                attn_mask.shape[-1]).unsqueeze(-1)
+
+        cls_preds, mask_preds = [], []
+        attn_mask = head(queries, 0)
         query = queries
+        # mmdet's Mask2FormerTransformerDecoderLayer order (cross-attn,
+        # self-attn, FFN, each post-normed); levels fed round-robin.
         for i, layer in enumerate(self.transformer_decoder.layers):
             level = i % self.num_transformer_feat_level
-            # A query whose mask blocks every key would attend to nothing.
-            attn_mask = attn_mask & (attn_mask.sum(-1)
-                                     != attn_mask.shape[-1]).unsqueeze(-1)
-            query = layer(
-                query=query,
-                key=decoder_inputs[level],
-                value=decoder_inputs[level],
-                query_pos=query_pos,
-                key_pos=decoder_pos[level],
-                cross_attn_mask=attn_mask)
-            next_level = (i + 1) % self.num_transformer_feat_level
-            cls_pred, mask_pred, attn_mask = self._forward_head(
-                query, mask_features, memories[next_level].shape[-2:])
-            cls_preds.append(cls_pred)
-            mask_preds.append(mask_pred)
+            query = cross_attend(
+                layer.cross_attn, query, query_pos, num_tasks,
+                key=decoder_inputs[level], value=decoder_inputs[level],
+                key_pos=decoder_pos[level], attn_mask=attn_mask)
+            query = layer.norms[0](query)
+            query = layer.self_attn(query=query, key=query, value=query,
+                                    query_pos=query_pos, key_pos=query_pos)
+            query = layer.norms[2](layer.ffn(layer.norms[1](query)))
+            attn_mask = head(query,
+                             (i + 1) % self.num_transformer_feat_level)
         return cls_preds, mask_preds, queries
 
     def loss(self,
@@ -180,14 +187,14 @@ class OneFormerHead(Mask2FormerHead):
                 x: Tuple[Tensor],
                 batch_data_samples: SampleList,
                 task_tokens: Tensor,
-                img_inds: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+                num_tasks: int = 1) -> Tuple[Tensor, Tensor]:
         """Final predictions, masks upsampled to the padded batch input.
 
         Returns:
-            tuple: class logits [P, N, K+1] and mask logits [P, N, H_pad,
-            W_pad] (see :meth:`forward` for P and ``img_inds``).
+            tuple: class logits [B*T, N, K+1] and mask logits [B*T, N, H_pad,
+            W_pad] (see :meth:`forward` for T and the pair order).
         """
-        cls_preds, mask_preds, _ = self(x, task_tokens, img_inds)
+        cls_preds, mask_preds, _ = self(x, task_tokens, num_tasks)
         pad_shape = batch_data_samples[0].metainfo['batch_input_shape']
         mask_pred = F.interpolate(
             mask_preds[-1],

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from mmdet.models.layers import DetrTransformerDecoder, SinePositionalEncoding
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType
+from .task_batching import cross_attend
 
 _DEFAULT_DECODER = dict(
     num_layers=2,
@@ -70,32 +71,41 @@ class OneFormerQueryInitialiser(BaseModule):
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
 
-    def forward(self, task_tokens: Tensor, mask_features: Tensor,
-                query_pos: Tensor) -> Tensor:
+    def forward(self,
+                task_tokens: Tensor,
+                mask_features: Tensor,
+                query_pos: Tensor,
+                num_tasks: int = 1) -> Tensor:
         """
         Args:
             task_tokens (Tensor): Task tokens already normed by the shared
-                ``decoder_norm``, [B, C].
-            mask_features (Tensor): Stride-4 mask features, [B, C_in, H, W].
+                ``decoder_norm``, [B*T, C], image-major (see task_batching).
+            mask_features (Tensor): Stride-4 mask features of the B images,
+                [B, C_in, H, W].
             query_pos (Tensor): Query positions, rows 0..N-2 of the query
                 embedding table, [N-1, C].
+            num_tasks (int): T, task tokens per image.
 
         Returns:
-            Tensor: Object queries [B, N, C]; the task token is the last one.
+            Tensor: Object queries [B*T, N, C]; the task token is the last one.
         """
         batch_size, _, h, w = mask_features.shape
         pos = self.positional_encoding(
             mask_features.new_zeros((batch_size, h, w), dtype=torch.bool))
         pos = pos.flatten(2).transpose(1, 2)
         proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
-        targets = task_tokens.unsqueeze(1).expand(-1, query_pos.shape[0], -1)
-        # Released quirk, kept for weight compatibility: values are the sine
-        # encoding and keys add the projected features on top of it.
-        queries = self.decoder(
-            query=targets,
-            key=pos,
-            value=pos,
-            query_pos=query_pos.unsqueeze(0).expand(batch_size, -1, -1),
-            key_pos=proj,
-            key_padding_mask=None)[0]
-        return torch.cat([queries, task_tokens.unsqueeze(1)], dim=1)
+        query = task_tokens.unsqueeze(1).expand(-1, query_pos.shape[0], -1)
+        query_pos = query_pos.unsqueeze(0).expand(len(task_tokens), -1, -1)
+        # mmdet's DetrTransformerDecoderLayer order (self-attn, cross-attn, FFN,
+        # each post-normed), with the cross-attention shared by an image's tasks.
+        for layer in self.decoder.layers:
+            query = layer.self_attn(query=query, key=query, value=query,
+                                    query_pos=query_pos, key_pos=query_pos)
+            query = layer.norms[0](query)
+            # Released quirk, kept for weight compatibility: values are the sine
+            # encoding and keys add the projected features on top of it.
+            query = cross_attend(layer.cross_attn, query, query_pos, num_tasks,
+                                 key=pos, value=pos, key_pos=proj)
+            query = layer.norms[2](layer.ffn(layer.norms[1](query)))
+        query = self.decoder.post_norm(query)
+        return torch.cat([query, task_tokens.unsqueeze(1)], dim=1)

@@ -1,0 +1,41 @@
+"""Run a OneFormer on images for chosen tasks (no annotations needed)."""
+from typing import List, Sequence, Union
+
+import numpy as np
+from mmcv.transforms import Compose
+from mmdet.apis import inference_detector
+from mmdet.structures import DetDataSample
+from mmdet.utils import get_test_pipeline_cfg
+from torch import nn
+
+from ..models.task_token import check_tasks
+
+
+def image_test_pipeline(cfg, from_array: bool = False) -> Compose:
+    """The config's test pipeline without its annotation loading."""
+    steps = [t for t in get_test_pipeline_cfg(cfg.copy())
+             if 'Annotations' not in t['type']]
+    if from_array:
+        steps[0] = dict(steps[0], type='mmdet.LoadImageFromNDArray')
+    return Compose(steps)
+
+
+def predict_tasks(model: nn.Module, images: Union[str, np.ndarray, Sequence],
+                  tasks: Sequence[str]) -> List[DetDataSample]:
+    """Predict every task in ``tasks`` for each image in one pass per image.
+
+    The backbone and pixel decoder run once per image; the decoder runs once per
+    task (the model's ``test_cfg.tasks``). Returns one data sample per image with
+    ``pred_panoptic_seg`` / ``pred_instances`` / ``pred_sem_seg`` as requested.
+    """
+    check_tasks(tasks)
+    single = not isinstance(images, (list, tuple))
+    images = [images] if single else list(images)
+    pipeline = image_test_pipeline(model.cfg, isinstance(images[0], np.ndarray))
+    previous = model.test_cfg.get('tasks')
+    model.test_cfg['tasks'] = list(tasks)
+    try:
+        results = inference_detector(model, images, test_pipeline=pipeline)
+    finally:
+        model.test_cfg['tasks'] = previous
+    return results[0] if single else results
