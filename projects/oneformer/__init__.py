@@ -15,3 +15,4 @@ from .datasets import *  # noqa: E402,F401,F403
 from .engine import *  # noqa: E402,F401,F403
 from .models import *  # noqa: E402,F401,F403
 from .visualization import *  # noqa: E402,F401,F403
+from .mmseg import *  # noqa: E402,F401,F403

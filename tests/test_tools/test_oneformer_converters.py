@@ -24,6 +24,10 @@ from tests.test_models.tiny_oneformer import (
 from mmdet.registry import MODELS  # noqa: E402
 from projects.oneformer.converters import (  # noqa: E402
     check_against_model, convert_d2_state_dict, convert_hf_state_dict)
+from tests.test_models.tiny_oneformer import NUM_CLASSES  # noqa: E402
+from tests.test_mmseg.tiny import build_segmentor  # noqa: E402
+from tests.test_mmseg.tiny import \
+    tiny_config as tiny_mmseg_config  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 PD, PR = 'sem_seg_head.pixel_decoder.', 'sem_seg_head.predictor.'
@@ -115,6 +119,23 @@ MMDET_TO_D2 = [
 ]
 
 
+# mmseg EncoderDecoder name -> mmdet OneFormer name (longest prefix first)
+MMSEG_TO_MMDET = (('decode_head.task_encoder.', 'task_encoder.'),
+                  ('decode_head.text_mapper.', 'text_mapper.'),
+                  ('decode_head.', 'panoptic_head.'))
+
+
+def mmseg_to_mmdet(mmseg_state_dict):
+    out = {}
+    for key, value in mmseg_state_dict.items():
+        for old, new in MMSEG_TO_MMDET:
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out
+
+
 def to_d2(mmdet_state_dict):
     """Released detectron2 layout of an mmdet OneFormer state dict."""
     out = {}
@@ -189,6 +210,33 @@ def test_full_size_r50_config_round_trip():
     assert report.ok, report.format()
 
 
+def test_hf_conversion_to_mmseg(hf, hf_converted):
+    state_dict, report = convert_hf_state_dict(hf.state_dict(), target='mmseg')
+    assert not report.unmapped, report.format()
+    assert 'decode_head.task_encoder.mlp.0.weight' in state_dict
+    converted = mmseg_to_mmdet(state_dict)
+    assert converted.keys() == hf_converted[0].keys()
+    for key, value in hf_converted[0].items():
+        assert converted[key].equal(value), key
+    with pytest.raises(KeyError, match='mmdet'):
+        convert_hf_state_dict(hf.state_dict(), target='mmpose')
+
+
+def test_full_size_r50_mmseg_round_trip():
+    """Released layout -> mmseg R50 ADE20K segmentor (with text mapper)."""
+    init_default_scope('mmseg')
+    from mmseg.registry import MODELS as SEG_MODELS
+    cfg = Config.fromfile(
+        str(ROOT / 'configs/mmseg/oneformer_r50_8xb2-160k_ade20k-512x512.py'))
+    model_state = SEG_MODELS.build(cfg.model).state_dict()
+    d2_state_dict = to_d2(mmseg_to_mmdet(model_state))
+    assert 'prompt_ctx.weight' in d2_state_dict
+    state_dict, report = convert_d2_state_dict(d2_state_dict, target='mmseg')
+    check_against_model(state_dict, model_state, report)
+    assert report.ok, report.format()
+    assert state_dict.keys() == model_state.keys()
+
+
 @pytest.fixture
 def tiny_config(tmp_path):
 
@@ -223,6 +271,31 @@ def test_d2_cli(hf_converted, tiny_config, tmp_path, monkeypatch, capsys):
     load_checkpoint(model, str(dst), map_location='cpu', strict=True)
     assert not re.search('missing|unexpected|mismatch',
                          capsys.readouterr().out, re.I)
+
+
+def test_d2_cli_mmseg_target(hf_converted, tmp_path, monkeypatch, capsys):
+    """--target mmseg: the released checkpoint loads into the mmseg
+    segmentor, every tensor where the mmdet conversion puts it."""
+    config = tmp_path / 'tiny_mmseg.py'
+    tiny_mmseg_config(num_classes=NUM_CLASSES).dump(str(config))
+    src, dst = tmp_path / 'released.pth', tmp_path / 'converted.pth'
+    torch.save({'model': to_d2(hf_converted[0])}, src)
+    code = run_script('oneformer_d2_to_mmdet.py', monkeypatch, src, dst,
+                      '--config', config, '--target', 'mmseg')
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert 'OK' in out and 'dropped: 1' in out
+    model = build_segmentor(num_classes=NUM_CLASSES)
+    load_checkpoint(model, str(dst), map_location='cpu', strict=True)
+    state = model.state_dict()
+    for key, value in hf_converted[0].items():
+        for new, old in MMSEG_TO_MMDET + (('backbone.', 'backbone.'), ):
+            if key.startswith(old):
+                loaded = state[new + key[len(old):]]
+                assert loaded.equal(value.to(loaded.dtype)), key
+                break
+        else:
+            raise AssertionError(f'{key} has no place in the mmseg model')
 
 
 def test_hf_cli(hf, tiny_config, tmp_path, monkeypatch, capsys):

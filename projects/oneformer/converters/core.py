@@ -1,5 +1,6 @@
 """Rule-based state-dict renaming, conversion report and shared CLI."""
 import argparse
+import importlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +39,35 @@ def part_rules(src: str, dst: str, parts: Sequence[Tuple[str, str,
     """
     return [(src + re.escape(name) + r'\.' + param, dst + new + r'.\2')
             for name, new, param in parts]
+
+
+#: Where the top-level modules of the mmdet ``OneFormer`` live in the model of
+#: each target: mmseg's ``EncoderDecoder`` holds everything but the backbone
+#: in its ``OneFormerSegHead`` ``decode_head``. Other prefixes are kept.
+TARGET_PREFIXES: Dict[str, Dict[str, str]] = dict(
+    mmdet={},
+    mmseg={
+        'panoptic_head.': 'decode_head.',
+        'task_encoder.': 'decode_head.task_encoder.',
+        'text_mapper.': 'decode_head.text_mapper.',
+    })
+
+
+def retarget_key(key: str, target: str) -> str:
+    """Name of an mmdet ``OneFormer`` key in the model of ``target``."""
+    if target not in TARGET_PREFIXES:
+        raise KeyError(f'Unknown target {target!r}; available: '
+                       f'{sorted(TARGET_PREFIXES)}.')
+    for old, new in TARGET_PREFIXES[target].items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
+
+
+def retarget(state_dict: StateDict, target: str) -> StateDict:
+    """An mmdet ``OneFormer`` state dict in the layout of ``target``."""
+    return OrderedDict(
+        (retarget_key(k, target), v) for k, v in state_dict.items())
 
 
 @dataclass
@@ -143,15 +173,16 @@ def check_against_model(
     ]
 
 
-def model_state_from_config(config: str) -> StateDict:
-    """State dict of the (randomly initialised) model of an mmdet config."""
+def model_state_from_config(config: str, target: str = 'mmdet') -> StateDict:
+    """State dict of the (randomly initialised) model of an mmdet or mmseg
+    (``target``) config."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    from mmdet.registry import MODELS
+    models = importlib.import_module(f'{target}.registry').MODELS
     cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return MODELS.build(cfg.model).state_dict()
+    init_default_scope(cfg.get('default_scope', target))
+    return models.build(cfg.model).state_dict()
 
 
 def run_cli(description: str,
@@ -166,22 +197,30 @@ def run_cli(description: str,
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('src', help='source checkpoint')
-    parser.add_argument('dst', help='output mmdet checkpoint (.pth)')
+    parser.add_argument('dst', help='output checkpoint (.pth)')
     parser.add_argument(
         '--config',
         required=True,
-        help='mmdet config of the target model, to check the key set')
+        help='config of the target model, to check the key set')
     parser.add_argument(
         '--backbone', default='resnet', help='backbone key mapping')
+    parser.add_argument(
+        '--target',
+        default='mmdet',
+        choices=sorted(TARGET_PREFIXES),
+        help="the model's library: mmdet (OneFormer detector) or mmseg "
+        '(EncoderDecoder with OneFormerSegHead)')
     args = parser.parse_args(argv)
 
-    state_dict, report = convert(load(args.src), backbone=args.backbone)
+    state_dict, report = convert(
+        load(args.src), backbone=args.backbone, target=args.target)
     check_against_model(
         state_dict,
-        model_state_from_config(args.config),
+        model_state_from_config(args.config, args.target),
         report,
-        optional_prefixes=('text_mapper.',
-                           'panoptic_head.loss_contrastive.'))
+        optional_prefixes=tuple(
+            retarget_key(p, args.target)
+            for p in ('text_mapper.', 'panoptic_head.loss_contrastive.')))
     print(report.format())
     if not report.ok:
         return 1

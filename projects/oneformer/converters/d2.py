@@ -6,7 +6,7 @@ import torch
 
 from .backbones import get_backbone
 from .core import (ATTN, WB, ConversionReport, Rules, StateDict, part_rules,
-                   rename, seq_linear)
+                   rename, retarget, seq_linear)
 
 _PD = r'sem_seg_head\.pixel_decoder\.'
 _PR = r'sem_seg_head\.predictor\.'
@@ -83,7 +83,8 @@ D2_RULES: Rules = [
 def convert_d2_state_dict(
     state_dict: StateDict,
     backbone: str = 'resnet',
-    report: Optional[ConversionReport] = None
+    report: Optional[ConversionReport] = None,
+    target: str = 'mmdet'
 ) -> Tuple[StateDict, ConversionReport]:
     """Rename a detectron2-layout OneFormer state dict to mmdet names.
 
@@ -91,9 +92,12 @@ def convert_d2_state_dict(
         state_dict (dict): The released ``checkpoint['model']``.
         backbone (str): Backbone mapping name (see ``backbones.BACKBONES``).
         report (ConversionReport, optional): Report to extend.
+        target (str): 'mmdet' (the ``OneFormer`` detector) or 'mmseg'
+            (``EncoderDecoder`` with ``OneFormerSegHead``); see
+            ``core.TARGET_PREFIXES``.
 
     Returns:
-        tuple: mmdet state dict and the conversion report.
+        tuple: state dict of the target model and the conversion report.
     """
     report = report or ConversionReport()
     mapping = get_backbone(backbone)
@@ -105,7 +109,7 @@ def convert_d2_state_dict(
     report.num_mapped = len(out)
     if mapping.post is not None:
         out = mapping.post(out)
-    return out, report
+    return retarget(out, target), report
 
 
 def load_d2_checkpoint(path: str) -> StateDict:

@@ -94,10 +94,12 @@ def hf_to_d2_state_dict(
 
 def convert_hf_state_dict(
         state_dict: StateDict,
-        backbone: str = 'resnet') -> Tuple[StateDict, ConversionReport]:
-    """HF OneFormer state dict -> (mmdet state dict, report)."""
+        backbone: str = 'resnet',
+        target: str = 'mmdet') -> Tuple[StateDict, ConversionReport]:
+    """HF OneFormer state dict -> (state dict of the ``target`` model,
+    report); see ``convert_d2_state_dict`` for ``target``."""
     d2_state_dict, report = hf_to_d2_state_dict(state_dict, backbone)
-    return convert_d2_state_dict(d2_state_dict, backbone, report)
+    return convert_d2_state_dict(d2_state_dict, backbone, report, target)
 
 
 def load_hf_checkpoint(path: str) -> StateDict:

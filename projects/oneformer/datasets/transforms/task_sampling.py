@@ -133,7 +133,7 @@ class OneFormerTaskSampling(BaseTransform):
         masks = np.stack([masks[i] for i in keep]) if keep else np.zeros((0, h, w), bool)
         return masks, np.array([labels[i] for i in keep], dtype=np.int64)
 
-    def _text_tokens(self, task: str, ordered: np.ndarray) -> torch.Tensor:
+    def text_tokens(self, task: str, ordered: np.ndarray) -> torch.Tensor:
         """Token ids [num_texts, L] of the text list of ``ordered`` labels."""
         tokens = self._pad_tokens[task].repeat(self.num_texts, 1)
         tokens[:len(ordered)] = self._class_tokens[torch.from_numpy(ordered)]
@@ -165,7 +165,7 @@ class OneFormerTaskSampling(BaseTransform):
         results['texts'] = ([self.text_template.format(self.class_names[i])
                              for i in ordered] +
                             [PAD_TEXTS[task]] * (self.num_texts - len(ordered)))
-        results['text_tokens'] = self._text_tokens(task, ordered)
+        results['text_tokens'] = self.text_tokens(task, ordered)
         return results
 
     def __repr__(self) -> str:
