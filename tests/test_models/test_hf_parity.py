@@ -7,7 +7,9 @@ text encoder lacks the released causal mask.
 """
 import pytest
 import torch
-from tests.test_models.tiny_oneformer import build_tiny_model, tiny_hf_model
+from tests.test_models.tiny_oneformer import (build_tiny_model,
+                                              hf_prediction_diffs,
+                                              tiny_hf_model)
 
 from projects.oneformer.converters import convert_hf_state_dict
 
@@ -32,29 +34,7 @@ def test_predictions_match_hf(models, tasks):
     hf, ours = models
     torch.manual_seed(1)
     images = torch.randn(len(tasks), 3, 64, 96)
-    with torch.no_grad():
-        hf_out = hf(
-            pixel_values=images,
-            task_inputs=ours.task_encoder.tokenize(tasks).float(),
-            output_auxiliary_logits=True)
-        cls_preds, mask_preds, queries = ours.panoptic_head(
-            ours.extract_feat(images), ours.task_encoder(tasks))
-
-    hf_cls = [a['class_queries_logits'] for a in hf_out.auxiliary_predictions]
-    hf_mask = [a['masks_queries_logits'] for a in hf_out.auxiliary_predictions]
-    hf_cls.append(hf_out.class_queries_logits)
-    hf_mask.append(hf_out.masks_queries_logits)
-    assert len(cls_preds) == len(hf_cls) == 10
-
-    diffs = {}
-    for i, (a, b) in enumerate(zip(cls_preds, hf_cls)):
-        diffs[f'cls{i}'] = (a - b).abs().max().item()
-    for i, (a, b) in enumerate(zip(mask_preds, hf_mask)):
-        assert a.shape == b.shape == (len(tasks), 12, 16, 24)
-        diffs[f'mask{i}'] = (a - b).abs().max().item()
-    diffs['queries'] = (
-        queries -
-        hf_out.transformer_decoder_contrastive_queries).abs().max().item()
+    diffs, hf_out = hf_prediction_diffs(hf, ours, images, tasks)
     print(f'max abs diff vs HF {tasks}: {max(diffs.values()):.2e}', diffs)
     assert max(diffs.values()) < TOL, diffs
     # the comparison is meaningful: predictions are not near-constant

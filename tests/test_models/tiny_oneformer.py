@@ -3,6 +3,8 @@
 The mmdet model and the Hugging Face model describe the same architecture:
 R50-shaped ResNet with base width 16, 64-d transformer, 4 heads, 2 deformable
 pixel-decoder layers, 2-layer query initialiser, 9 masked decoder layers.
+With ``backbone='swin'`` the backbone is a tiny Swin instead (``SWIN``: embed
+32, depths 2, window 2, per-stage output norms) on both sides.
 """
 from pathlib import Path
 
@@ -24,6 +26,9 @@ HEADS = 4
 TEXT_CTX = 4
 BASE_CONFIG = Path(__file__).parents[2] / 'configs/_base_/models/' \
     'oneformer_r50.py'
+#: tiny Swin: 4 stages of 2 blocks (shifted windows), widths 32..256
+SWIN = dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8),
+            window_size=2)
 
 
 def _shrink_layer(layer_cfg):
@@ -33,10 +38,18 @@ def _shrink_layer(layer_cfg):
 
 
 def tiny_model_cfg(text_mapper: bool = False,
-                   num_things: int = NUM_THINGS) -> ConfigDict:
-    """The R50 base config shrunk to the tiny model."""
+                   num_things: int = NUM_THINGS,
+                   backbone: str = 'resnet') -> ConfigDict:
+    """The R50 base config shrunk to the tiny model (``backbone``: 'resnet'
+    or 'swin')."""
     cfg = Config.fromfile(str(BASE_CONFIG)).model
-    cfg.backbone.update(base_channels=16, init_cfg=None)
+    in_channels = [64, 128, 256, 512]
+    if backbone == 'swin':
+        cfg.backbone = ConfigDict(
+            type='SwinTransformer', **SWIN, drop_path_rate=0., init_cfg=None)
+        in_channels = [SWIN['embed_dims'] * 2**i for i in range(4)]
+    else:
+        cfg.backbone.update(base_channels=16, init_cfg=None)
     head = cfg.panoptic_head
     cfg.text_mapper = None
     head.loss_contrastive = None
@@ -47,7 +60,7 @@ def tiny_model_cfg(text_mapper: bool = False,
             num_context=TEXT_CTX)
         head.loss_contrastive = dict(type='QueryTextContrastiveLoss')
     head.update(
-        in_channels=[64, 128, 256, 512],
+        in_channels=in_channels,
         feat_channels=DIMS,
         out_channels=DIMS,
         num_things_classes=num_things,
@@ -80,7 +93,7 @@ def build_tiny_model(**kwargs):
     return model.eval()
 
 
-def tiny_hf_model(seed: int = 0):
+def tiny_hf_model(seed: int = 0, backbone: str = 'resnet'):
     """Tiny HF ``OneFormerForUniversalSegmentation`` (eval) and its config.
 
     Built with ``is_training=True`` so the state dict has the text mapper,
@@ -88,16 +101,27 @@ def tiny_hf_model(seed: int = 0):
     tensor gets noise so no weight is a trivially symmetric zero/one.
     """
     from transformers import (OneFormerConfig,
-                              OneFormerForUniversalSegmentation, ResNetConfig)
+                              OneFormerForUniversalSegmentation, ResNetConfig,
+                              SwinConfig)
     torch.manual_seed(seed)
-    backbone = ResNetConfig(
-        embedding_size=16,
-        hidden_sizes=[64, 128, 256, 512],
-        depths=[3, 4, 6, 3],
-        layer_type='bottleneck',
-        out_features=['stage1', 'stage2', 'stage3', 'stage4'])
+    stages = ['stage1', 'stage2', 'stage3', 'stage4']
+    if backbone == 'swin':
+        backbone_config = SwinConfig(
+            embed_dim=SWIN['embed_dims'],
+            depths=list(SWIN['depths']),
+            num_heads=list(SWIN['num_heads']),
+            window_size=SWIN['window_size'],
+            drop_path_rate=0.0,
+            out_features=stages)
+    else:
+        backbone_config = ResNetConfig(
+            embedding_size=16,
+            hidden_sizes=[64, 128, 256, 512],
+            depths=[3, 4, 6, 3],
+            layer_type='bottleneck',
+            out_features=stages)
     config = OneFormerConfig(
-        backbone_config=backbone,
+        backbone_config=backbone_config,
         num_queries=NUM_QUERIES,
         num_attention_heads=HEADS,
         # every transformer is DIMS wide, every FFN 128
@@ -123,6 +147,37 @@ def tiny_hf_model(seed: int = 0):
                 tensor.add_(torch.randn_like(tensor) * 0.05)
     model.model.is_training = False
     return model.eval()
+
+
+def hf_prediction_diffs(hf, ours, images, tasks):
+    """Max abs differences of all 10 class/mask predictions and the
+    contrastive queries of ``ours`` and the HF model (and the HF output).
+
+    The prediction shapes must be equal; masks are at 1/4 resolution.
+    """
+    with torch.no_grad():
+        hf_out = hf(
+            pixel_values=images,
+            task_inputs=ours.task_encoder.tokenize(tasks).float(),
+            output_auxiliary_logits=True)
+        cls_preds, mask_preds, queries = ours.panoptic_head(
+            ours.extract_feat(images), ours.task_encoder(tasks))
+    hf_preds = [*hf_out.auxiliary_predictions, hf_out]
+    assert len(cls_preds) == len(hf_preds) == 10
+    mask_shape = (len(tasks), NUM_QUERIES, *(s // 4 for s in images.shape[2:]))
+    diffs = {}
+    for i, (cls, mask, hf_pred) in enumerate(
+            zip(cls_preds, mask_preds, hf_preds)):
+        assert mask.shape == hf_pred['masks_queries_logits'].shape \
+            == mask_shape
+        diffs[f'cls{i}'] = (cls - hf_pred['class_queries_logits']).abs().max(
+        ).item()
+        diffs[f'mask{i}'] = (mask - hf_pred['masks_queries_logits']).abs(
+        ).max().item()
+    diffs['queries'] = (
+        queries -
+        hf_out.transformer_decoder_contrastive_queries).abs().max().item()
+    return diffs, hf_out
 
 
 def data_samples(num_imgs: int,

@@ -334,5 +334,133 @@ def test_d2_cli_fails_loudly(case, hf_converted, tiny_config, tmp_path,
 
 
 def test_unknown_backbone_mapping():
-    with pytest.raises(KeyError, match='resnet'):
-        convert_d2_state_dict({}, backbone='swin')
+    with pytest.raises(KeyError, match='resnet.*swin'):
+        convert_d2_state_dict({}, backbone='dinat')
+
+
+# mmdet SwinTransformer name -> released D2SwinTransformer name
+_SWIN_BLOCK = r'backbone\.stages\.(?P<s>\d)\.blocks\.(?P<b>\d+)\.'
+MMDET_SWIN_TO_D2 = [
+    (r'backbone\.patch_embed\.projection\.(.+)',
+     r'backbone.patch_embed.proj.\1'),
+    (r'backbone\.patch_embed\.norm\.(.+)', r'backbone.patch_embed.norm.\1'),
+    (_SWIN_BLOCK + r'(?P<n>norm1|norm2)\.(?P<p>.+)',
+     _shift('backbone.layers.{s}.blocks.{b}.{n}.{p}')),
+    (_SWIN_BLOCK + r'attn\.w_msa\.(?P<n>qkv|proj)\.(?P<p>.+)',
+     _shift('backbone.layers.{s}.blocks.{b}.attn.{n}.{p}')),
+    (_SWIN_BLOCK + r'attn\.w_msa\.(?P<n>relative_position_\w+)',
+     _shift('backbone.layers.{s}.blocks.{b}.attn.{n}')),
+    (_SWIN_BLOCK + r'ffn\.layers\.0\.0\.(?P<p>.+)',
+     _shift('backbone.layers.{s}.blocks.{b}.mlp.fc1.{p}')),
+    (_SWIN_BLOCK + r'ffn\.layers\.1\.(?P<p>.+)',
+     _shift('backbone.layers.{s}.blocks.{b}.mlp.fc2.{p}')),
+    (r'backbone\.stages\.(\d)\.downsample\.(.+)',
+     r'backbone.layers.\1.downsample.\2'),
+    (r'backbone\.norm(\d)\.(.+)', r'backbone.norm\1.\2'),
+]
+
+
+def unfold_to_released(tensor):
+    """Inverse patch-merging reorder: mmdet's nn.Unfold channel 4c + k
+    (k over (0,0), (0,1), (1,0), (1,1)) -> released block t of C channels
+    (t over (0,0), (1,0), (0,1), (1,1)) at offset c."""
+    channels = tensor.shape[-1]
+    c = channels // 4
+    k_of_block = [0, 2, 1, 3]
+    index = torch.tensor(
+        [4 * i + k_of_block[t] for t in range(4) for i in range(c)])
+    return tensor[..., index]
+
+
+def swin_to_d2(mmdet_state_dict):
+    """Released layout of an mmdet OneFormer with a Swin backbone."""
+    out = to_d2(
+        {k: v
+         for k, v in mmdet_state_dict.items()
+         if not k.startswith('backbone.')})
+    for key, value in mmdet_state_dict.items():
+        if not key.startswith('backbone.'):
+            continue
+        for pattern, target in MMDET_SWIN_TO_D2:
+            m = re.fullmatch(pattern, key)
+            if m:
+                break
+        else:
+            raise KeyError(f'no inverse rule for {key}')
+        if '.downsample.' in key:
+            value = unfold_to_released(value)
+        out[m.expand(target) if isinstance(target, str) else target(m)] = \
+            value.clone()
+    return out
+
+
+@pytest.fixture(scope='module')
+def hf_swin_converted():
+    hf = tiny_hf_model(backbone='swin')
+    state_dict, report = convert_hf_state_dict(
+        hf.state_dict(), backbone='swin')
+    assert not report.unmapped, report.format()
+    return hf, state_dict, report
+
+
+def test_swin_hf_conversion_covers_every_tensor(hf_swin_converted):
+    hf, state_dict, report = hf_swin_converted
+    model_state = build_tiny_model(
+        text_mapper=True, backbone='swin').state_dict()
+    check_against_model(state_dict, model_state, report)
+    assert report.ok, report.format()
+    assert sorted(report.dropped)[:-1] == sorted(
+        f'backbone.layers.{s}.blocks.{b}.attn.relative_position_index'
+        for s in range(4) for b in range(2))
+    hf_sd = hf.state_dict()
+    prefix = 'model.pixel_level_module.encoder.'
+    attn = prefix + 'encoder.layers.2.blocks.1.attention.self.'
+    qkv = state_dict['backbone.stages.2.blocks.1.attn.w_msa.qkv.weight']
+    assert qkv.equal(
+        torch.cat([hf_sd[attn + f'{n}.weight']
+                   for n in ('query', 'key', 'value')]))
+    assert state_dict['backbone.norm3.bias'].equal(
+        hf_sd[prefix + 'hidden_states_norms.stage4.bias'])
+    merged = prefix + 'encoder.layers.1.downsample.'
+    assert unfold_to_released(
+        state_dict['backbone.stages.1.downsample.reduction.weight']).equal(
+            hf_sd[merged + 'reduction.weight'])
+    assert unfold_to_released(
+        state_dict['backbone.stages.1.downsample.norm.bias']).equal(
+            hf_sd[merged + 'norm.bias'])
+
+
+def test_swin_d2_layout_gives_same_model_as_hf(hf_swin_converted):
+    _, hf_state_dict, _ = hf_swin_converted
+    d2_state_dict = swin_to_d2(hf_state_dict)
+    assert 'backbone.layers.2.downsample.reduction.weight' in d2_state_dict
+    assert 'backbone.layers.3.blocks.1.attn.relative_position_index' in \
+        d2_state_dict
+    state_dict, report = convert_d2_state_dict(d2_state_dict, backbone='swin')
+    assert not report.unmapped, report.format()
+    assert len(report.dropped) == 1 + 8
+    assert state_dict.keys() == hf_state_dict.keys()
+    for key, value in hf_state_dict.items():
+        assert state_dict[key].equal(value), key
+
+
+def test_full_size_swin_l_mmseg_round_trip():
+    """Released Swin-L layout (window 12, 18-block stage) -> mmseg ADE20K
+    segmentor: every tensor, rebuilt index buffers included, comes back."""
+    init_default_scope('mmseg')
+    from mmseg.registry import MODELS as SEG_MODELS
+    cfg = Config.fromfile(
+        str(ROOT / 'configs/mmseg/'
+            'oneformer_swin-l_8xb2-160k_ade20k-640x640.py'))
+    cfg.model.backbone.init_cfg = None
+    model_state = SEG_MODELS.build(cfg.model).state_dict()
+    d2_state_dict = swin_to_d2(mmseg_to_mmdet(model_state))
+    assert d2_state_dict['backbone.layers.2.blocks.17.attn.'
+                         'relative_position_bias_table'].shape == (23**2, 24)
+    state_dict, report = convert_d2_state_dict(
+        d2_state_dict, backbone='swin', target='mmseg')
+    check_against_model(state_dict, model_state, report)
+    assert report.ok, report.format()
+    assert state_dict.keys() == model_state.keys()
+    for key, value in model_state.items():
+        assert state_dict[key].equal(value), key

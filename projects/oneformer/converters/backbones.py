@@ -2,15 +2,19 @@
 
 Each mapping translates Hugging Face backbone keys to the released detectron2
 layout (``hf_rules``) and the detectron2 layout to the mmdet backbone
-(``d2_rules``), so both converters share the second step. ``post`` may fix up
-the converted ``backbone.*`` tensors (e.g. reorder or add buffers).
+(``d2_rules``), so both converters share the second step. ``hf_pre`` may
+prepare the HF state dict before renaming (e.g. fuse split projections);
+``post`` may fix up the converted ``backbone.*`` tensors (e.g. reorder or add
+buffers).
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
+import re
+
 import torch
 
-from .core import BN, Rules, StateDict
+from .core import BN, WB, Rules, StateDict, merge_qkv
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,7 @@ class BackboneMapping:
     hf_rules: Rules
     d2_rules: Rules
     post: Optional[Callable[[StateDict], StateDict]] = None
+    hf_pre: Optional[Callable[[StateDict], StateDict]] = None
 
 
 def add_bn_counters(state_dict: StateDict) -> StateDict:
@@ -83,7 +88,118 @@ RESNET = BackboneMapping(
     ],
     post=add_bn_counters)
 
-BACKBONES: Dict[str, BackboneMapping] = dict(resnet=RESNET)
+
+def _merging_to_unfold_order(tensor: torch.Tensor) -> torch.Tensor:
+    """Reorder the input channels (last dim) of a Swin patch merging layer.
+
+    The released (timm) Swin concatenates the 2x2 neighbours as four blocks
+    of C channels, (row, col) = (0, 0), (1, 0), (0, 1), (1, 1). mmdet's
+    ``PatchMerging`` gathers them with ``nn.Unfold``: its channel ``4c + k``
+    is channel ``c`` at kernel position ``k`` of (0, 0), (0, 1), (1, 0),
+    (1, 1). So unfold position k reads released block [0, 2, 1, 3][k].
+    """
+    *lead, channels = tensor.shape
+    blocks = tensor.reshape(*lead, 4, channels // 4)[..., [0, 2, 1, 3], :]
+    return blocks.transpose(-1, -2).reshape(*lead, channels)
+
+
+_MERGING = re.compile(r'backbone\.stages\.\d+\.downsample\.'
+                      r'(reduction\.weight|norm\.weight|norm\.bias)')
+
+
+def _relative_position_index(window: int) -> torch.Tensor:
+    """Index into the ``(2w-1)^2`` bias table for every pair of the w*w
+    window positions (row-major): (dy + w-1) * (2w-1) + (dx + w-1)."""
+    rows, cols = torch.meshgrid(
+        torch.arange(window), torch.arange(window), indexing='ij')
+    rows, cols = rows.flatten(), cols.flatten()
+    d_rows = rows[:, None] - rows[None, :] + window - 1
+    d_cols = cols[:, None] - cols[None, :] + window - 1
+    return (d_rows * (2 * window - 1) + d_cols).contiguous()
+
+
+def swin_post(state_dict: StateDict) -> StateDict:
+    """Fix up mmdet ``SwinTransformer`` tensors.
+
+    Patch merging tensors go to the channel order of its ``nn.Unfold`` (the
+    reorder of mmdet's swin converter); each window attention gets the
+    ``relative_position_index`` buffer that mmdet builds itself (the source
+    buffer is dropped), sized from its bias table.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        out[key] = _merging_to_unfold_order(value) if _MERGING.fullmatch(
+            key) else value
+        suffix = 'relative_position_bias_table'
+        if key.startswith('backbone.') and key.endswith('w_msa.' + suffix):
+            window = (round(value.shape[0]**0.5) + 1) // 2
+            out[key[:-len(suffix)] + 'relative_position_index'] = \
+                _relative_position_index(window)
+    return out
+
+
+def fuse_hf_swin_qkv(state_dict: StateDict) -> StateDict:
+    """HF Swin splits the window attention's qkv Linear into query, key and
+    value; the release keeps one ``qkv`` (q, k, v stacked in that order)."""
+    return merge_qkv(
+        state_dict, '(' + _HF + r'encoder\.layers\.\d+\.blocks\.\d+\.'
+        r'attention\.self)\.([qkv])(?:uery|ey|alue)\.(weight|bias)',
+        '{prefix}.qkv.{param}')
+
+
+_HF_SWIN_BLOCK = _HF + r'encoder\.layers\.(\d+)\.blocks\.(\d+)\.'
+_D2_SWIN_BLOCK = r'backbone\.layers\.(\d+)\.blocks\.(\d+)\.'
+_SWIN_BLOCK_TABLE = r'relative_position_(bias_table|index)'
+
+# HF Swin (layers / blocks, stage{n} output norms) = released D2SwinTransformer
+# (timm names, norm{n-1} output norms); the patch merging order is the same.
+# The window attention's query/key/value are fused by ``fuse_hf_swin_qkv``.
+SWIN = BackboneMapping(
+    hf_rules=[
+        (_HF + r'embeddings\.patch_embeddings\.projection\.' + WB,
+         r'backbone.patch_embed.proj.\1'),
+        (_HF + r'embeddings\.norm\.' + WB, r'backbone.patch_embed.norm.\1'),
+        *[(_HF_SWIN_BLOCK + src + r'\.' + WB,
+           r'backbone.layers.\1.blocks.\2.' + dst + r'.\3')
+          for src, dst in (('layernorm_before', 'norm1'),
+                           (r'attention\.self\.qkv', 'attn.qkv'),
+                           (r'attention\.output\.dense', 'attn.proj'),
+                           ('layernorm_after', 'norm2'),
+                           (r'intermediate\.dense', 'mlp.fc1'),
+                           (r'output\.dense', 'mlp.fc2'))],
+        (_HF_SWIN_BLOCK + r'attention\.self\.' + _SWIN_BLOCK_TABLE,
+         r'backbone.layers.\1.blocks.\2.attn.relative_position_\3'),
+        (_HF + r'encoder\.layers\.(\d+)\.downsample\.'
+         r'(reduction\.weight|norm\.' + WB + ')',
+         r'backbone.layers.\1.downsample.\2'),
+        (_HF + r'hidden_states_norms\.stage(?P<n>\d)\.(?P<p>weight|bias)',
+         _renumber('backbone.norm{n}.{p}', n=-1)),
+    ],
+    d2_rules=[
+        (r'backbone\.patch_embed\.proj\.' + WB,
+         r'backbone.patch_embed.projection.\1'),
+        (r'backbone\.patch_embed\.norm\.' + WB,
+         r'backbone.patch_embed.norm.\1'),
+        *[(_D2_SWIN_BLOCK + re.escape(src) + r'\.' + WB,
+           r'backbone.stages.\1.blocks.\2.' + dst + r'.\3')
+          for src, dst in (('norm1', 'norm1'), ('attn.qkv', 'attn.w_msa.qkv'),
+                           ('attn.proj', 'attn.w_msa.proj'),
+                           ('norm2', 'norm2'), ('mlp.fc1', 'ffn.layers.0.0'),
+                           ('mlp.fc2', 'ffn.layers.1'))],
+        (_D2_SWIN_BLOCK + r'attn\.relative_position_bias_table',
+         r'backbone.stages.\1.blocks.\2.attn.w_msa.'
+         'relative_position_bias_table'),
+        # a buffer that mmdet's WindowMSA computes itself
+        (_D2_SWIN_BLOCK + r'attn\.relative_position_index', None),
+        (r'backbone\.layers\.(\d+)\.downsample\.'
+         r'(reduction\.weight|norm\.' + WB + ')',
+         r'backbone.stages.\1.downsample.\2'),
+        (r'backbone\.norm(\d)\.' + WB, r'backbone.norm\1.\2'),
+    ],
+    post=swin_post,
+    hf_pre=fuse_hf_swin_qkv)
+
+BACKBONES: Dict[str, BackboneMapping] = dict(resnet=RESNET, swin=SWIN)
 
 
 def get_backbone(name: str) -> BackboneMapping:

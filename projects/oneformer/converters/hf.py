@@ -88,7 +88,10 @@ def hf_to_d2_state_dict(
     state_dict = merge_qkv(
         state_dict, '(' + _DEC + r'layers\.\d+\.self_attn\.self_attn)\.'
         r'([qkv])_proj\.(weight|bias)', '{prefix}.in_proj_{param}')
-    rules = list(get_backbone(backbone).hf_rules) + HF_RULES
+    mapping = get_backbone(backbone)
+    if mapping.hf_pre is not None:
+        state_dict = mapping.hf_pre(state_dict)
+    rules = list(mapping.hf_rules) + HF_RULES
     return rename(state_dict, rules, report), report
 
 
