@@ -82,12 +82,6 @@ def make_image(index: int, size: int, seed: int):
     return rgb, seg_map, segments
 
 
-def _id2rgb(seg_map: np.ndarray) -> np.ndarray:
-    """COCO panoptic PNG encoding: id = R + 256 G + 256^2 B."""
-    return np.stack([seg_map % 256, seg_map // 256 % 256, seg_map // 256**2],
-                    axis=-1).astype(np.uint8)
-
-
 def _bbox(mask: np.ndarray) -> list:
     ys, xs = np.nonzero(mask)
     return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
@@ -95,6 +89,7 @@ def _bbox(mask: np.ndarray) -> list:
 
 
 def write_split(root: str, split: str, num: int, size: int, seed: int) -> None:
+    from panopticapi.utils import id2rgb  # COCO panoptic PNG encoding
     from pycocotools import mask as mask_utils
 
     img_dir = osp.join(root, split)
@@ -123,7 +118,7 @@ def write_split(root: str, split: str, num: int, size: int, seed: int) -> None:
                 inst_anns.append(dict(id=len(inst_anns) + 1, image_id=i, category_id=cat,
                                       segmentation=rle, area=area, bbox=bbox,
                                       iscrowd=seg['iscrowd']))
-        Image.fromarray(_id2rgb(seg_map)).save(osp.join(pan_dir, stem + '.png'))
+        Image.fromarray(id2rgb(seg_map)).save(osp.join(pan_dir, stem + '.png'))
         pan_anns.append(dict(image_id=i, file_name=stem + '.png', segments_info=infos))
 
     ann_dir = osp.join(root, 'annotations')

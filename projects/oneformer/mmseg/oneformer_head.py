@@ -1,5 +1,4 @@
 """OneFormer as an mmseg decode head: the semantic task of the mmdet model."""
-import fnmatch
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -17,6 +16,8 @@ from mmseg.utils import ConfigType, OptConfigType, SampleList
 from ..datasets.ade20k import ADE20K_CATEGORIES
 from ..datasets.transforms import OneFormerTaskSampling
 from ..models import OneFormerHead
+from ..models.fusion_head import semantic_inference
+from ..models.oneformer_head import drop_keys
 
 #: Class names of the released text lists, in mmseg's label order. ADE20K's
 #: released names are the raw ones ("road, route"), not mmseg's short ones;
@@ -108,10 +109,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
         if self.text_mapper is None:
-            # A trained checkpoint has the training-only text mapper.
-            unused = fnmatch.filter(list(state_dict), f'{prefix}text_mapper.*')
-            for key in unused:
-                del state_dict[key]
+            drop_keys(state_dict, prefix + 'text_mapper.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: Tuple[Tensor]) -> Tuple[List[Tensor], List[Tensor],
@@ -170,6 +168,4 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             size=tuple(size[:2]),
             mode='bilinear',
             align_corners=False)
-        return torch.einsum('bqk,bqhw->bkhw',
-                            F.softmax(cls_preds[-1], dim=-1)[..., :-1],
-                            mask_pred.sigmoid())
+        return semantic_inference(cls_preds[-1], mask_pred)

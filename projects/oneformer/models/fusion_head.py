@@ -21,6 +21,22 @@ _RESULT_KEYS = dict(
     panoptic='pan_results', instance='ins_results', semantic='sem_results')
 
 
+def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
+    """Released semantic inference: per-class scores, the sum over queries of
+    softmax(class)[:-1] x sigmoid(mask).
+
+    Args:
+        mask_cls (Tensor): Class logits [..., N, K+1].
+        mask_pred (Tensor): Mask logits [..., N, H, W].
+
+    Returns:
+        Tensor: Scores [..., K, H, W].
+    """
+    return torch.einsum('...qk,...qhw->...khw',
+                        F.softmax(mask_cls, dim=-1)[..., :-1],
+                        mask_pred.sigmoid())
+
+
 @MODELS.register_module()
 class OneFormerFusionHead(MaskFormerFusionHead):
     """MaskFormer fusion head plus semantic inference and per-task outputs.
@@ -46,9 +62,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         Returns:
             PixelData: ``sem_seg`` label map [1, H, W].
         """
-        scores = torch.einsum('qk,qhw->khw',
-                              F.softmax(mask_cls, dim=-1)[:, :-1],
-                              mask_pred.sigmoid())
+        scores = semantic_inference(mask_cls, mask_pred)
         return PixelData(sem_seg=scores.argmax(0)[None])
 
     def predict(self,

@@ -9,6 +9,7 @@ from mmdet.models.detectors import Mask2Former
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
+from .oneformer_head import drop_keys
 from .task_token import check_tasks
 
 _PRED_FIELDS = dict(
@@ -66,11 +67,7 @@ class OneFormer(Mask2Former):
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
         if self.text_mapper is None:
-            # Checkpoints of trained models carry the training-only text
-            # mapper; an inference model does not build it.
-            for key in [k for k in state_dict
-                        if k.startswith(prefix + 'text_mapper.')]:
-                del state_dict[key]
+            drop_keys(state_dict, prefix + 'text_mapper.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod

@@ -13,6 +13,16 @@ from mmdet.utils import ConfigType, OptConfigType
 from .task_batching import cross_attend, group_tasks, ungroup_tasks
 
 
+def drop_keys(state_dict: dict, prefix: str) -> None:
+    """Delete the ``state_dict`` entries under ``prefix``, in place.
+
+    Checkpoints of trained models carry training-only state (the text mapper,
+    the contrastive temperature) that an inference model does not build.
+    """
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        del state_dict[key]
+
+
 @MODELS.register_module()
 class OneFormerHead(Mask2FormerHead):
     """Mask2Former head whose initial queries come from the task token.
@@ -70,11 +80,7 @@ class OneFormerHead(Mask2FormerHead):
                 f'{self.num_stuff_classes} stuff). To fine-tune on a new '
                 f"class set, drop '{prefix}cls_embed.*' from the checkpoint.")
         if self.loss_contrastive is None:
-            # Training-only state (the contrastive temperature), like the
-            # detector's text mapper.
-            for key in [k for k in state_dict
-                        if k.startswith(prefix + 'loss_contrastive.')]:
-                del state_dict[key]
+            drop_keys(state_dict, prefix + 'loss_contrastive.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(
