@@ -67,6 +67,48 @@ def test_tasks_share_one_pixel_decoder_pass(model, feats):
                                        atol=1e-5)
 
 
+def test_inference_path_equals_training_path(model, feats):
+    """Without the auxiliary predictions the attention masks come from mask
+    features resized to each level (linearity of bilinear resizing): the
+    final prediction is that of the full path up to rounding."""
+    head = model.panoptic_head
+    tokens = model.task_encoder(['panoptic', 'instance', 'semantic'] * 2)
+    with torch.no_grad():
+        cls_full, mask_full, queries = head(feats, tokens, num_tasks=3)
+        cls_fast, mask_fast, queries_fast = head(
+            feats, tokens, num_tasks=3, all_predictions=False)
+    assert len(cls_fast) == len(mask_fast) == 1
+    torch.testing.assert_close(queries_fast, queries)
+    torch.testing.assert_close(cls_fast[0], cls_full[-1], atol=1e-4, rtol=0)
+    torch.testing.assert_close(mask_fast[0], mask_full[-1], atol=1e-4, rtol=0)
+    assert mask_full[-1].std() > 0.1  # a live comparison
+
+
+def test_attention_mask_from_resized_features(model, feats):
+    """``_attention_mask`` == mmdet's sigmoid(resize(stride-4 logits)) < 0.5,
+    except where a logit is within rounding of the threshold."""
+    head = model.panoptic_head
+    torch.manual_seed(0)
+    query = torch.randn(2, NUM_QUERIES, DIMS)
+    with torch.no_grad():
+        mask_features, _ = head.pixel_decoder(feats)
+        for size in ((2, 3), (4, 6), (8, 12)):
+            _, _, expected = head._forward_head(query, mask_features, size)
+            resized = torch.nn.functional.interpolate(
+                mask_features, size, mode='bilinear', align_corners=False)
+            blocked = head._attention_mask(query, resized)
+            logits = torch.einsum('bqc,bchw->bqhw',
+                                  head.mask_embed(head.decoder_norm(query)),
+                                  resized).flatten(2)
+            logits = logits.repeat_interleave(head.num_heads, dim=0)
+            decided = logits.abs() > 1e-5
+            assert decided.float().mean() > 0.99
+            # fully blocked rows are unblocked by both
+            expected &= ~expected.all(-1, keepdim=True)
+            assert torch.equal(blocked[decided], expected[decided])
+            assert 0.05 < blocked.float().mean() < 0.95
+
+
 def test_predict_upsamples_to_padded_input(model, feats):
     samples = data_samples(2, pad_shape=(64, 96))
     with torch.no_grad():

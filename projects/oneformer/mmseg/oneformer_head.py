@@ -112,12 +112,16 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             drop_keys(state_dict, prefix + 'text_mapper.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, x: Tuple[Tensor]) -> Tuple[List[Tensor], List[Tensor],
-                                                 Tensor]:
+    def forward(self,
+                x: Tuple[Tensor],
+                all_predictions: bool = True
+                ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """``OneFormerHead.forward`` with the semantic task token.
 
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
+            all_predictions (bool): False at inference: only the final
+                prediction (see ``OneFormerHead.forward``).
 
         Returns:
             tuple: class logits (``num_layers + 1`` x [B, N, K+1]), mask
@@ -125,7 +129,8 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             before the masked decoder [B, N, C].
         """
         task_tokens = self.task_encoder(['semantic'] * len(x[0]))
-        return super().forward(x, task_tokens)
+        return super().forward(
+            x, task_tokens, all_predictions=all_predictions)
 
     def text_tokens(self, labels: Tensor) -> Tensor:
         """Released semantic text list of one image's classes [M] ->
@@ -158,7 +163,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
         masks upsampled to the network input: the padded image, or in slide
         inference the crop (whose size mmseg writes into ``img_shape``).
         """
-        cls_preds, mask_preds, _ = self(x)
+        cls_preds, mask_preds, _ = self(x, all_predictions=False)
         meta = batch_img_metas[0]
         slide = (test_cfg or {}).get('mode') == 'slide'
         size = meta['img_shape'] if slide else meta.get(

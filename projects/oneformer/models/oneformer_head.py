@@ -10,7 +10,8 @@ from mmdet.models.dense_heads import Mask2FormerHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
-from .task_batching import cross_attend, group_tasks, ungroup_tasks
+from .task_batching import (cross_attend, group_tasks, self_attend,
+                            ungroup_tasks)
 
 
 def drop_keys(state_dict: dict, prefix: str) -> None:
@@ -87,7 +88,8 @@ class OneFormerHead(Mask2FormerHead):
         self,
         x: Tuple[Tensor],
         task_tokens: Tensor,
-        num_tasks: int = 1
+        num_tasks: int = 1,
+        all_predictions: bool = True
     ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """
         Args:
@@ -97,22 +99,27 @@ class OneFormerHead(Mask2FormerHead):
                 backbone and pixel decoder run once per image; see
                 ``task_batching`` for how the tasks share the decoder.
             num_tasks (int): T. Defaults to 1.
+            all_predictions (bool): Return the ``num_layers + 1`` predictions
+                (training: the first ones are auxiliary). When False (inference)
+                only the final one is made at stride 4; the attention masks
+                between layers come from mask features resized to each level
+                once per image (see :meth:`_attention_mask`).
 
         Returns:
-            tuple: ``cls_preds`` (list of ``num_layers + 1`` tensors
-            [B*T, N, K+1]), ``mask_preds`` (list of [B*T, N, H/4, W/4]) and
-            the contrastive queries, i.e. the N queries before the masked
-            decoder [B*T, N, C].
+            tuple: ``cls_preds`` (list of tensors [B*T, N, K+1]),
+            ``mask_preds`` (list of [B*T, N, H/4, W/4]) and the contrastive
+            queries, i.e. the N queries before the masked decoder [B*T, N, C].
         """
         # The released pixel decoder runs in fp32 even under AMP.
         with torch.autocast(x[0].device.type, enabled=False):
             mask_features, memories = self.pixel_decoder(
                 [f.float() for f in x])
         batch_size = mask_features.shape[0]
+        num_levels = self.num_transformer_feat_level
 
         decoder_inputs = []
         decoder_pos = []
-        for i in range(self.num_transformer_feat_level):
+        for i in range(num_levels):
             feat = self.decoder_input_projs[i](memories[i])
             feat = feat.flatten(2).transpose(1, 2)
             decoder_inputs.append(feat + self.level_embed.weight[i])
@@ -127,36 +134,78 @@ class OneFormerHead(Mask2FormerHead):
             num_tasks)
         query_pos = query_embed.unsqueeze(0).expand(len(queries), -1, -1)
 
-        def head(query: Tensor, level: int):
-            # Prediction heads on an image's T*N queries at once; the attention
-            # mask comes out in the grouped layout the cross-attention needs.
-            cls_pred, mask_pred, attn_mask = self._forward_head(
-                group_tasks(query, num_tasks), mask_features,
-                memories[level].shape[-2:])
-            cls_preds.append(ungroup_tasks(cls_pred, num_tasks))
-            mask_preds.append(ungroup_tasks(mask_pred, num_tasks))
-            # A query whose mask blocks every key would attend to nothing.
-            return attn_mask & (attn_mask.sum(-1) !=
-                                attn_mask.shape[-1]).unsqueeze(-1)
-
         cls_preds, mask_preds = [], []
-        attn_mask = head(queries, 0)
+        if all_predictions:
+
+            def attention_mask(query: Tensor, level: int) -> Tensor:
+                # Prediction heads on an image's T*N queries at once; the
+                # attention mask comes out in the grouped layout the
+                # cross-attention needs.
+                cls_pred, mask_pred, blocked = self._forward_head(
+                    group_tasks(query, num_tasks), mask_features,
+                    memories[level].shape[-2:])
+                cls_preds.append(ungroup_tasks(cls_pred, num_tasks))
+                mask_preds.append(ungroup_tasks(mask_pred, num_tasks))
+                # A query whose mask blocks every key would attend to nothing.
+                return blocked & (blocked.sum(-1) !=
+                                  blocked.shape[-1]).unsqueeze(-1)
+        else:
+            level_features = [
+                F.interpolate(mask_features, memories[level].shape[-2:],
+                              mode='bilinear', align_corners=False)
+                for level in range(num_levels)
+            ]
+
+            def attention_mask(query: Tensor, level: int) -> Tensor:
+                return self._attention_mask(
+                    group_tasks(query, num_tasks), level_features[level])
+
+        attn_mask = attention_mask(queries, 0)
         query = queries
+        num_layers = len(self.transformer_decoder.layers)
         # mmdet's Mask2FormerTransformerDecoderLayer order (cross-attn,
         # self-attn, FFN, each post-normed); levels fed round-robin.
         for i, layer in enumerate(self.transformer_decoder.layers):
-            level = i % self.num_transformer_feat_level
+            level = i % num_levels
             query = cross_attend(
                 layer.cross_attn, query, query_pos, num_tasks,
                 key=decoder_inputs[level], value=decoder_inputs[level],
                 key_pos=decoder_pos[level], attn_mask=attn_mask)
             query = layer.norms[0](query)
-            query = layer.self_attn(query=query, key=query, value=query,
-                                    query_pos=query_pos, key_pos=query_pos)
+            query = self_attend(layer.self_attn, query, query_pos)
             query = layer.norms[2](layer.ffn(layer.norms[1](query)))
-            attn_mask = head(query,
-                             (i + 1) % self.num_transformer_feat_level)
+            if all_predictions or i + 1 < num_layers:
+                attn_mask = attention_mask(query, (i + 1) % num_levels)
+        if not all_predictions:
+            query = self.decoder_norm(query)
+            # a matmul on the flattened features: einsum would copy them
+            mask_pred = torch.bmm(
+                group_tasks(self.mask_embed(query), num_tasks),
+                mask_features.flatten(2))
+            cls_preds.append(self.cls_embed(query))
+            mask_preds.append(
+                ungroup_tasks(mask_pred, num_tasks).unflatten(
+                    -1, mask_features.shape[-2:]))
         return cls_preds, mask_preds, queries
+
+    def _attention_mask(self, query: Tensor, level_features: Tensor) -> Tensor:
+        """Masked-attention mask of queries [B, Q, C] on one level.
+
+        The released mask is sigmoid(resize(mask logits)) < 0.5 with the
+        logits at stride 4. Bilinear resizing is linear in the features, so
+        resize(embed . features) = embed . resize(features): the logits are
+        computed directly at the level's size, from ``level_features`` [B, C,
+        h, w] resized once per image, and sigmoid(l) < 0.5 is l < 0. Same
+        math, rounding aside, without the stride-4 masks.
+
+        Returns:
+            Tensor: Bool [B*heads, Q, h*w], True = blocked; a query whose mask
+            blocks every key is unblocked.
+        """
+        mask_embed = self.mask_embed(self.decoder_norm(query))
+        blocked = torch.matmul(mask_embed, level_features.flatten(2)) < 0
+        blocked &= ~blocked.all(-1, keepdim=True)
+        return blocked.repeat_interleave(self.num_heads, dim=0)
 
     def loss(self,
              x: Tuple[Tensor],
@@ -200,7 +249,8 @@ class OneFormerHead(Mask2FormerHead):
             tuple: class logits [B*T, N, K+1] and mask logits [B*T, N, H_pad,
             W_pad] (see :meth:`forward` for T and the pair order).
         """
-        cls_preds, mask_preds, _ = self(x, task_tokens, num_tasks)
+        cls_preds, mask_preds, _ = self(
+            x, task_tokens, num_tasks, all_predictions=False)
         pad_shape = batch_data_samples[0].metainfo['batch_input_shape']
         mask_pred = F.interpolate(
             mask_preds[-1],

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from mmdet.models.layers import DetrTransformerDecoder, SinePositionalEncoding
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType
-from .task_batching import cross_attend
+from .task_batching import cross_attend, self_attend
 
 _DEFAULT_DECODER = dict(
     num_layers=2,
@@ -99,8 +99,7 @@ class OneFormerQueryInitialiser(BaseModule):
         # mmdet's DetrTransformerDecoderLayer order (self-attn, cross-attn, FFN,
         # each post-normed), with the cross-attention shared by an image's tasks.
         for layer in self.decoder.layers:
-            query = layer.self_attn(query=query, key=query, value=query,
-                                    query_pos=query_pos, key_pos=query_pos)
+            query = self_attend(layer.self_attn, query, query_pos)
             query = layer.norms[0](query)
             # Released quirk, kept for weight compatibility: values are the sine
             # encoding and keys add the projected features on top of it.
