@@ -31,6 +31,14 @@ SWIN = dict(embed_dims=32, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8),
             window_size=2)
 
 
+def ConvNeXt(**kwargs):
+    """mmpretrain's ConvNeXt as OneFormer uses it: a LayerNorm on every output
+    stage (``norm0..3``)."""
+    from mmpretrain.models import ConvNeXt as _ConvNeXt
+    kwargs.setdefault('out_indices', (0, 1, 2, 3))
+    return _ConvNeXt(gap_before_final_norm=False, **kwargs)
+
+
 def _shrink_layer(layer_cfg):
     for attn in ('self_attn_cfg', 'cross_attn_cfg'):
         layer_cfg[attn].update(embed_dims=DIMS, num_heads=HEADS)

@@ -335,7 +335,7 @@ def test_d2_cli_fails_loudly(case, hf_converted, tiny_config, tmp_path,
 
 def test_unknown_backbone_mapping():
     with pytest.raises(KeyError, match='resnet.*swin'):
-        convert_d2_state_dict({}, backbone='dinat')
+        convert_d2_state_dict({}, backbone='intern_image')
 
 
 # mmdet SwinTransformer name -> released D2SwinTransformer name

@@ -7,13 +7,13 @@ dataset_type = 'OneFormerADE20KPanopticDataset'  # classes: its METAINFO
 data_root = 'data/ADEChallengeData2016/'
 backend_args = None
 
-# INPUT.CROP.SIZE (h, w): 512 for R50/Swin-T. The 640/896/1280 variants set their
-# crop_size and re-state train_pipeline, test_pipeline and the dataloaders (a classic
-# config resolves these variables in the file that defines them, as mmseg's 640x640
-# configs do).
+# INPUT.CROP.SIZE (h, w): 512 for R50/Swin-T. The 640/896/1280 variants
+# (ade20k_panoptic_{640x640,896x896,1280x1280}.py) set their crop_size and re-state
+# the pipelines (a classic config resolves these variables in the file that
+# defines them, as mmseg's 640x640 configs do).
 crop_size = (512, 512)
 # N_text = num_queries - 16 learnable text contexts: 134 for 150 queries (R50,
-# Swin-T), 234 for 250 (Swin-L, ConvNeXt, DiNAT).
+# Swin-T), 234 for 250 (Swin-L, ConvNeXt, DiNAT): train_dataloader.dataset.num_texts.
 num_texts = 134
 
 train_pipeline = [
@@ -43,7 +43,7 @@ train_pipeline = [
     dict(type='Pad', size=(crop_size[1], crop_size[0]),
          pad_val=dict(img=128, seg=255, masks=0)),
     # task per image (released thresholds), its targets and its text list
-    dict(type='OneFormerTaskSampling', num_texts=num_texts),
+    dict(type='OneFormerTaskSampling'),
     dict(type='PackOneFormerInputs'),
 ]
 test_pipeline = [
@@ -72,6 +72,8 @@ train_dataloader = dict(
         data_prefix=dict(img='images/training/', seg='ade20k_panoptic_train/'),
         # detectron2 filters no panoptic dataset: stuff-only images train too
         filter_cfg=dict(filter_empty_gt=False),
+        # the text list length of the model (N_text), for OneFormerTaskSampling
+        num_texts=num_texts,
         pipeline=train_pipeline,
         backend_args=backend_args))
 val_dataloader = dict(

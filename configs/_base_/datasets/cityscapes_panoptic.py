@@ -37,7 +37,7 @@ train_pipeline = [
     # SIZE_DIVISIBILITY -1: no pad here (a 1024x2048 image resized to a short edge
     # >= 512 always fills the crop); the data preprocessor pads the batch.
     # task per image (released thresholds), its targets and its text list
-    dict(type='OneFormerTaskSampling', num_texts=num_texts),
+    dict(type='OneFormerTaskSampling'),
     dict(type='PackOneFormerInputs'),
 ]
 test_pipeline = [
@@ -67,6 +67,8 @@ train_dataloader = dict(
                          seg='gtFine/cityscapes_panoptic_train/'),
         # detectron2 filters no panoptic dataset: stuff-only images train too
         filter_cfg=dict(filter_empty_gt=False),
+        # the text list length of the model (N_text), for OneFormerTaskSampling
+        num_texts=num_texts,
         pipeline=train_pipeline,
         backend_args=backend_args))
 val_dataloader = dict(

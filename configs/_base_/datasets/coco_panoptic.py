@@ -33,7 +33,7 @@ train_pipeline = [
     # here keeps the released value, and a BatchFixedSizePad to 1024 becomes a no-op.
     dict(type='Pad', size=image_size, pad_val=dict(img=128, seg=255, masks=0)),
     # task per image (released thresholds), its targets and its text list
-    dict(type='OneFormerTaskSampling', num_texts=num_texts),
+    dict(type='OneFormerTaskSampling'),
     dict(type='PackOneFormerInputs'),
 ]
 test_pipeline = [
@@ -62,6 +62,8 @@ train_dataloader = dict(
         data_prefix=dict(img='train2017/', seg='annotations/panoptic_train2017/'),
         # detectron2 filters no panoptic dataset: stuff-only images train too
         filter_cfg=dict(filter_empty_gt=False),
+        # the text list length of the model (N_text), for OneFormerTaskSampling
+        num_texts=num_texts,
         pipeline=train_pipeline,
         backend_args=backend_args))
 val_dataloader = dict(

@@ -26,7 +26,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=image_size, crop_type='absolute',
          recompute_bbox=True, allow_negative_crop=True),
     # task per image (released thresholds), its targets and text list
-    dict(type='OneFormerTaskSampling', num_texts=num_texts),
+    dict(type='OneFormerTaskSampling'),
     dict(type='PackOneFormerInputs'),
 ]
 test_pipeline = [
@@ -50,6 +50,8 @@ train_dataloader = dict(
         ann_file='annotations/panoptic_train.json',
         data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
         filter_cfg=dict(filter_empty_gt=True, min_size=0),
+        # the text list length of the model (N_text), for OneFormerTaskSampling
+        num_texts=num_texts,
         pipeline=train_pipeline,
         backend_args=backend_args))
 val_dataloader = dict(

@@ -199,7 +199,93 @@ SWIN = BackboneMapping(
     post=swin_post,
     hf_pre=fuse_hf_swin_qkv)
 
-BACKBONES: Dict[str, BackboneMapping] = dict(resnet=RESNET, swin=SWIN)
+_HF_CNX = _HF + r'encoder\.stages\.(\d+)\.'
+# HF output norm of stage n (1-based) = released ``norm{n-1}``
+_HF_STAGE_NORMS = (_HF + r'hidden_states_norms\.stage(?P<n>\d)\.'
+                   r'(?P<p>weight|bias)', _renumber('backbone.norm{n}.{p}',
+                                                   n=-1))
+# ConvNeXt block modules: (HF name, released name, our / mmpretrain name)
+_CONVNEXT_BLOCK = (('dwconv', 'dwconv', 'depthwise_conv'),
+                   ('layernorm', 'norm', 'norm'),
+                   ('pwconv1', 'pwconv1', 'pointwise_conv1'),
+                   ('pwconv2', 'pwconv2', 'pointwise_conv2'))
+
+# HF ConvNextBackbone (stem in ``embeddings``, downsampling inside stages 1-3,
+# ``hidden_states_norms.stage{n}``) = released D2ConvNeXt (timm/official
+# names) = our ``ConvNeXt`` (mmpretrain names). All LayerNorms keep eps 1e-6.
+CONVNEXT = BackboneMapping(
+    hf_rules=[
+        (_HF + r'embeddings\.patch_embeddings\.' + WB,
+         r'backbone.downsample_layers.0.0.\1'),
+        (_HF + r'embeddings\.layernorm\.' + WB,
+         r'backbone.downsample_layers.0.1.\1'),
+        (_HF_CNX + r'downsampling_layer\.([01])\.' + WB,
+         r'backbone.downsample_layers.\1.\2.\3'),
+        *[(_HF_CNX + rf'layers\.(\d+)\.{hf}\.' + WB,
+           rf'backbone.stages.\1.\2.{d2}.\3') for hf, d2, _ in _CONVNEXT_BLOCK],
+        (_HF_CNX + r'layers\.(\d+)\.layer_scale_parameter',
+         r'backbone.stages.\1.\2.gamma'),
+        _HF_STAGE_NORMS,
+    ],
+    d2_rules=[
+        (r'backbone\.downsample_layers\.(\d)\.([01])\.' + WB,
+         r'backbone.downsample_layers.\1.\2.\3'),
+        *[(rf'backbone\.stages\.(\d)\.(\d+)\.{d2}\.' + WB,
+           rf'backbone.stages.\1.\2.{ours}.\3')
+          for _, d2, ours in _CONVNEXT_BLOCK],
+        (r'backbone\.stages\.(\d)\.(\d+)\.gamma',
+         r'backbone.stages.\1.\2.gamma'),
+        (r'backbone\.norm(\d)\.' + WB, r'backbone.norm\1.\2'),
+    ])
+
+
+def fuse_hf_dinat_qkv(state_dict: StateDict) -> StateDict:
+    """HF DiNAT splits the neighbourhood attention's qkv Linear into query,
+    key and value; the release keeps one ``qkv`` (q, k, v stacked)."""
+    return merge_qkv(
+        state_dict, '(' + _HF + r'encoder\.levels\.\d+\.layers\.\d+\.'
+        r'attention\.self)\.([qkv])(?:uery|ey|alue)\.(weight|bias)',
+        '{prefix}.qkv.{param}')
+
+
+_HF_NAT = _HF + r'encoder\.levels\.(\d+)\.layers\.(\d+)\.'
+
+# HF Dinat (levels / layers, split q/k/v, stage{n} output norms) = released
+# D2DiNAT (NATTEN 0.14 names) = our ``DiNAT`` (the same names).
+DINAT = BackboneMapping(
+    hf_rules=[
+        (_HF + r'embeddings\.patch_embeddings\.projection\.([01])\.' + WB,
+         r'backbone.patch_embed.proj.\1.\2'),
+        (_HF + r'embeddings\.norm\.' + WB, r'backbone.patch_embed.norm.\1'),
+        *[(_HF_NAT + src, r'backbone.levels.\1.blocks.\2.' + dst)
+          for src, dst in ((r'layernorm_before\.' + WB, r'norm1.\3'),
+                           (r'attention\.self\.qkv\.' + WB, r'attn.qkv.\3'),
+                           (r'attention\.self\.rpb', 'attn.rpb'),
+                           (r'attention\.output\.dense\.' + WB,
+                            r'attn.proj.\3'),
+                           (r'layernorm_after\.' + WB, r'norm2.\3'),
+                           (r'intermediate\.dense\.' + WB, r'mlp.fc1.\3'),
+                           (r'output\.dense\.' + WB, r'mlp.fc2.\3'))],
+        (_HF + r'encoder\.levels\.(\d+)\.downsample\.'
+         r'(reduction\.weight|norm\.' + WB + ')',
+         r'backbone.levels.\1.downsample.\2'),
+        _HF_STAGE_NORMS,
+    ],
+    d2_rules=[
+        (r'backbone\.(patch_embed\.(proj\.[01]|norm)\.' + WB + ')',
+         r'backbone.\1'),
+        (r'backbone\.(levels\.\d+\.blocks\.\d+\.'
+         r'(norm[12]\.|attn\.(qkv|proj)\.|mlp\.fc[12]\.)' + WB + ')',
+         r'backbone.\1'),
+        (r'backbone\.(levels\.\d+\.blocks\.\d+\.attn\.rpb)', r'backbone.\1'),
+        (r'backbone\.(levels\.\d+\.downsample\.'
+         r'(reduction\.weight|norm\.' + WB + '))', r'backbone.\1'),
+        (r'backbone\.(norm\d\.' + WB + ')', r'backbone.\1'),
+    ],
+    hf_pre=fuse_hf_dinat_qkv)
+
+BACKBONES: Dict[str, BackboneMapping] = dict(
+    resnet=RESNET, swin=SWIN, convnext=CONVNEXT, dinat=DINAT)
 
 
 def get_backbone(name: str) -> BackboneMapping:

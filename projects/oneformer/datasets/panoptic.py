@@ -1,5 +1,6 @@
 """COCO-panoptic-format dataset for OneFormer training (COCO, ADE20K, Cityscapes)."""
 import os.path as osp
+from typing import Optional
 
 from mmdet.datasets import CocoPanopticDataset
 from mmdet.registry import DATASETS
@@ -16,13 +17,23 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
     * Transforms with a ``set_dataset_meta(metainfo)`` method (the task-sampling
       transform, which writes class names into the text list) receive the dataset's
       metainfo, so class names live in one place.
+
+    Args:
+        num_texts (int, optional): N_text of the model (its queries minus its
+            learnable text contexts), handed to the task-sampling transform, so
+            a config for another query count sets ``dataset=dict(num_texts=...)``
+            instead of restating the pipeline.
+        *args, **kwargs: ``CocoPanopticDataset`` arguments.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, num_texts: Optional[int] = None,
+                 **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for transform in self.pipeline.transforms:
             if hasattr(transform, 'set_dataset_meta'):
                 transform.set_dataset_meta(self.metainfo)
+            if num_texts is not None and hasattr(transform, 'set_num_texts'):
+                transform.set_num_texts(num_texts)
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
         img_info = raw_data_info['raw_img_info']

@@ -1,7 +1,8 @@
+from .optim_constructor import OneFormerOptimWrapperConstructor
 from .progress_bar import TrainProgressBarHook
 from .task_metrics_table import TaskMetricsTableHook, format_task_metrics, task_metrics
 
 __all__ = [
-    'TaskMetricsTableHook', 'TrainProgressBarHook', 'format_task_metrics',
+    'OneFormerOptimWrapperConstructor', 'TaskMetricsTableHook', 'TrainProgressBarHook', 'format_task_metrics',
     'task_metrics'
 ]

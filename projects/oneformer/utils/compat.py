@@ -6,6 +6,10 @@ TypeError, which mmdet does not catch, so every mmdet model import fails with a 
 deep inside mmpretrain. Importing mmpretrain first here turns that into one clear warning
 and makes mmpretrain look absent (an ImportError, which mmdet handles); only the
 mmpretrain-backed backbones (ConvNeXt) are then unavailable.
+
+transformers 4.50 stopped re-exporting ``GenerationMixin`` from
+``transformers.modeling_utils``, where mmpretrain's OFA model imports it from; the
+name is put back (it is the same class) so that mmpretrain, and its ConvNeXt, import.
 """
 import sys
 import warnings
@@ -14,11 +18,22 @@ _FIX = ('pip install "transformers>=4.46.3,<4.56" (the versions mmpretrain 1.2.0
         'imports with)')
 
 
+def _restore_generation_mixin() -> None:
+    try:
+        import transformers.modeling_utils as modeling_utils
+        if not hasattr(modeling_utils, 'GenerationMixin'):
+            from transformers.generation import GenerationMixin
+            modeling_utils.GenerationMixin = GenerationMixin
+    except Exception:  # noqa: BLE001  no or broken transformers: mmpretrain decides
+        pass
+
+
 def disable_broken_mmpretrain() -> bool:
     """Import mmpretrain's models; if that fails with anything but an ImportError,
     hide mmpretrain and warn. Returns True when mmpretrain was hidden."""
     if sys.modules.get('mmpretrain', False) is None:
         return True
+    _restore_generation_mixin()
     try:
         import mmpretrain.models  # noqa: F401
     except ImportError:

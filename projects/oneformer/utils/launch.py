@@ -5,6 +5,7 @@ and the DDP wrapper is given ``device_ids=[LOCAL_RANK]``; both fail on CPU-only 
 Initialising the gloo process group before the Runner is built makes mmengine skip its
 own ``init_dist``, and ``device_ids=None`` is what DDP requires for CPU modules.
 """
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -12,6 +13,7 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -59,9 +61,27 @@ def load_config(path: str, cfg_options: Optional[dict], work_dir: Optional[str],
     return cfg
 
 
+def amp_off_without_cuda(cfg: Config) -> bool:
+    """Train in fp32 (plain ``OptimWrapper``) when a config asks for AMP on a
+    machine without CUDA, where mmengine's ``AmpOptimWrapper`` refuses to
+    build. Returns True when it changed ``cfg``."""
+    wrapper = cfg.get('optim_wrapper')
+    if (not wrapper or wrapper.get('type') != 'AmpOptimWrapper'
+            or torch.cuda.is_available()):
+        return False
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        wrapper.pop(key, None)
+    wrapper['type'] = 'OptimWrapper'
+    print_log('No CUDA device: AMP (AmpOptimWrapper) is off, training in fp32.',
+              logger='current', level=logging.WARNING)
+    return True
+
+
 def build_runner(cfg: Config) -> Runner:
-    """Build the config's runner (``runner_type`` if set), CPU-distributed aware."""
+    """Build the config's runner (``runner_type`` if set), CPU-distributed aware
+    and in fp32 without CUDA."""
     setup_cpu_distributed(cfg)
+    amp_off_without_cuda(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

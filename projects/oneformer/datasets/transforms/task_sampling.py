@@ -36,8 +36,10 @@ class OneFormerTaskSampling(BaseTransform):
     (LongTensor [num_texts, context_length], CLIP BPE ids, zero padded).
 
     Args:
-        num_texts (int): N_text = number of queries - number of learnable text
-            context embeddings (134 for 150 queries, 234 for 250).
+        num_texts (int, optional): N_text = number of queries - number of
+            learnable text context embeddings (134 for 150 queries, 234 for
+            250). When None, ``OneFormerPanopticDataset(num_texts=...)`` sets
+            it, so that a config changes it without restating the pipeline.
         task_probs (dict): probability of each task. The released code draws
             u ~ U(0, 1) and takes semantic if u < 0.33, instance if u < 0.66, else
             panoptic, which these defaults reproduce exactly.
@@ -52,7 +54,7 @@ class OneFormerTaskSampling(BaseTransform):
     """
 
     def __init__(self,
-                 num_texts: int,
+                 num_texts: Optional[int] = None,
                  task_probs: Dict[str, float] = dict(
                      semantic=0.33, instance=0.33, panoptic=0.34),
                  task: Optional[str] = None,
@@ -77,6 +79,10 @@ class OneFormerTaskSampling(BaseTransform):
         self.num_things_classes = num_things_classes
         if class_names is not None:
             self._set_classes(class_names, num_things_classes)
+
+    def set_num_texts(self, num_texts: int) -> None:
+        """Set N_text (from the dataset, see ``num_texts``)."""
+        self.num_texts = num_texts
 
     def set_dataset_meta(self, metainfo: dict) -> None:
         """Take class names (and the thing count) from a dataset's metainfo."""
@@ -145,6 +151,11 @@ class OneFormerTaskSampling(BaseTransform):
                 'OneFormerTaskSampling has no class names: use the dataset type '
                 "'OneFormerPanopticDataset' (it passes its metainfo) or set "
                 'class_names= in the transform config')
+        if self.num_texts is None:
+            raise RuntimeError(
+                'OneFormerTaskSampling has no num_texts (number of queries - '
+                'text contexts): set it in the transform config or as '
+                "num_texts= of the 'OneFormerPanopticDataset'")
         labels_seen = np.unique(results['gt_seg_map'])
         labels_seen = labels_seen[labels_seen != 255]
         if len(labels_seen) and labels_seen.max() >= len(self.class_names):

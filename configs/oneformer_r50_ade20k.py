@@ -1,0 +1,2 @@
+# The mmdet-convention config oneformer/oneformer_r50_8xb2-160k_ade20k-512x512.py
+_base_ = './oneformer/oneformer_r50_8xb2-160k_ade20k-512x512.py'

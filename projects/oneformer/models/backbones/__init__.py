@@ -1,0 +1,3 @@
+from .dinat import DiNAT
+
+__all__ = ['DiNAT']
