@@ -264,6 +264,13 @@ def test_ade20k_recipe(ade_root):
     assert tuple(gt.shape) == (1, ) + fx.ADE_SIZE  # ground truth at the original size
     names = {test_ds.metainfo['classes'][i] for i in gt.unique().tolist() if i != 255}
     assert names == {'wall', 'floor', 'bed', 'person'}
+    # the released ground truth, the SceneParsing map: bed rows that no instance
+    # covers are bed (void in the panoptic PNG), the pasted person is floor, 'other'
+    # is void
+    label = {n: i for i, n in enumerate(test_ds.metainfo['classes'])}
+    assert (gt[0, 24:26, 2:14] == label['bed']).all()
+    assert (gt[0, 26:32, 40:48] == label['floor']).all()
+    assert (gt[0, 0:4, 40:48] == 255).all()
 
 
 # ---------------------------------------------------------------- Cityscapes
@@ -349,7 +356,8 @@ def test_coco_lsj_recipe(coco_root):
 
 def perfect_prediction(ds, idx, sample):
     """Panoptic, instance and semantic predictions equal to the ground truth of image
-    ``idx``, read from its panoptic PNG (crowd: void / no instance / its class)."""
+    ``idx``, read from its panoptic PNG (crowd: void / no instance / its class); the
+    ADE20K semantic one from its SceneParsing map."""
     info = ds.get_data_info(idx)
     ids = rgb2id(np.asarray(Image.open(info['seg_map_path']).convert('RGB')))
     num_classes = len(ds.metainfo['classes'])
@@ -366,6 +374,8 @@ def perfect_prediction(ds, idx, sample):
             labels.append(seg['category'])
         elif seg['category'] >= num_things:
             pan[mask] = seg['category']
+    if 'sem_seg_path' in info:  # ADE20K: the SceneParsing map is the ground truth
+        sem = info['sem_seg_lut'][np.asarray(Image.open(info['sem_seg_path']))]
     masks = torch.from_numpy(np.stack(masks))
     sample.pred_panoptic_seg = PixelData(sem_seg=torch.from_numpy(pan)[None])
     sample.pred_instances = InstanceData(
@@ -396,3 +406,11 @@ def test_evaluators_score_ground_truth_100(name, root, request, tmp_path):
     assert metrics['coco_panoptic/PQ'] == pytest.approx(100.0)
     assert metrics['coco/segm_mAP'] == pytest.approx(1.0)
     assert metrics['sem_seg/mIoU'] == pytest.approx(100.0)
+
+
+def test_missing_scene_parsing_map_is_named(tmp_path):
+    from projects.oneformer.datasets.transforms import LoadSceneParsingSemSeg
+    path = str(tmp_path / 'ADE_val_00000009.png')
+    with pytest.raises(FileNotFoundError, match='ADE_val_00000009.png'):
+        LoadSceneParsingSemSeg()(dict(img_id=9, sem_seg_path=path,
+                                      sem_seg_lut=np.zeros(256, np.uint8)))

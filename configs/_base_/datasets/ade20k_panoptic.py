@@ -51,9 +51,9 @@ test_pipeline = [
     # MIN_SIZE_TEST = crop size, MAX_SIZE_TEST = 4 x crop size
     dict(type='ResizeShortestEdge', scale=crop_size[0], max_size=4 * crop_size[0]),
     # after the resize: the semantic ground truth (SemSegMetric) stays at the original
-    # size; PQ and AP read the json files
-    dict(type='LoadStrictPanopticAnnotations', with_bbox=False, with_label=False,
-         with_mask=False, with_seg=True, backend_args=backend_args),
+    # size. It is the SceneParsing map (annotations/validation), as released: it also
+    # labels thing pixels that no instance covers. PQ and AP read the json files.
+    dict(type='LoadSceneParsingSemSeg', backend_args=backend_args),
     dict(type='PackOneFormerInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor')),
@@ -86,7 +86,8 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ade20k_panoptic_val.json',
-        data_prefix=dict(img='images/validation/', seg='ade20k_panoptic_val/'),
+        data_prefix=dict(img='images/validation/', seg='ade20k_panoptic_val/',
+                         sem_seg='annotations/validation/'),
         test_mode=True,
         pipeline=test_pipeline,
         backend_args=backend_args))
@@ -104,9 +105,7 @@ val_evaluator = [
          ann_file=data_root + 'ade20k_instance_val.json',
          metric=['segm'],
          backend_args=backend_args),
-    # Semantic ground truth derived from the panoptic PNG: thing pixels that no
-    # instance covers are void here, while the released mIoU reads the SceneParsing
-    # maps (annotations/validation), which label them.
+    # on the SceneParsing maps (LoadSceneParsingSemSeg), as released
     dict(type='SemSegMetric', iou_metrics=['mIoU'], prefix='sem_seg'),
 ]
 test_evaluator = val_evaluator

@@ -24,8 +24,7 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='ResizeShortestEdge', scale=crop_size[0], max_size=4 * crop_size[0]),
-    dict(type='LoadStrictPanopticAnnotations', with_bbox=False, with_label=False,
-         with_mask=False, with_seg=True, backend_args=None),
+    dict(type='LoadSceneParsingSemSeg', backend_args=None),
     dict(type='PackOneFormerInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor')),

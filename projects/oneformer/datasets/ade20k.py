@@ -5,7 +5,10 @@ The category table lives here and only here: the converter writes its json categ
 and its metainfo file from it, and :class:`OneFormerADE20KPanopticDataset` takes its
 ``METAINFO`` from it, so a label can never name another class than the json says.
 """
-from typing import Sequence
+import os.path as osp
+from typing import Optional, Sequence
+
+import numpy as np
 
 from mmdet.registry import DATASETS
 
@@ -197,6 +200,25 @@ class OneFormerADE20KPanopticDataset(OneFormerPanopticDataset):
     Not named ``ADE20KPanopticDataset``: mmdet registers a class of that name for its
     own converter's layout, with other class names ('window', 'airplane' instead of
     the released 'window ', 'plane').
+
+    With ``data_prefix=dict(..., sem_seg='annotations/validation/')`` each image
+    also carries ``sem_seg_path`` and ``sem_seg_lut`` for ``LoadSceneParsingSemSeg``:
+    the SceneParsing maps, the released mIoU ground truth.
     """
 
     METAINFO = panoptic_metainfo(ADE20K_PANOPTIC_CATEGORIES)
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        data_info = super().parse_data_info(raw_data_info)
+        prefix = self.data_prefix.get('sem_seg')
+        if prefix is not None:
+            if not hasattr(self, '_sem_seg_lut'):
+                # SceneParsing value k is category k - 1; 0 (other) is void
+                lut = np.full(256, 255, dtype=np.uint8)
+                for cat_id, label in self.cat2label.items():
+                    lut[cat_id + 1] = label
+                self._sem_seg_lut = lut
+            stem = osp.splitext(raw_data_info['raw_img_info']['file_name'])[0]
+            data_info['sem_seg_path'] = osp.join(prefix, stem + '.png')
+            data_info['sem_seg_lut'] = self._sem_seg_lut
+        return data_info

@@ -1,7 +1,7 @@
 from .formatting import PackOneFormerInputs
-from .loading import LoadStrictPanopticAnnotations
+from .loading import LoadSceneParsingSemSeg, LoadStrictPanopticAnnotations
 from .task_sampling import OneFormerTaskSampling
 
 __all__ = [
-    'LoadStrictPanopticAnnotations', 'OneFormerTaskSampling', 'PackOneFormerInputs'
+    'LoadSceneParsingSemSeg', 'LoadStrictPanopticAnnotations', 'OneFormerTaskSampling', 'PackOneFormerInputs'
 ]

@@ -1,7 +1,12 @@
-"""Panoptic annotation loading that fails loudly on broken annotations."""
+"""Annotation loading that fails loudly on broken annotations."""
+from typing import Optional
+
+import mmcv
 import numpy as np
+from mmcv.transforms import BaseTransform
 from mmdet.datasets.transforms import LoadPanopticAnnotations
 from mmdet.registry import TRANSFORMS
+from mmengine import fileio
 
 
 @TRANSFORMS.register_module()
@@ -44,3 +49,36 @@ class LoadStrictPanopticAnnotations(LoadPanopticAnnotations):
                 f"{results.get('seg_map_path')}") from err
         finally:
             self._current = None
+
+
+@TRANSFORMS.register_module()
+class LoadSceneParsingSemSeg(BaseTransform):
+    """ADE20K's SceneParsing semantic map as ``gt_seg_map``: the released mIoU
+    ground truth (``ade20k_sem_seg_val``).
+
+    It labels every pixel of the 150 classes, also thing pixels that no
+    instance covers, which the panoptic PNG leaves void. Values 0 (other) ->
+    255, k -> the dataset's label of category k - 1.
+
+    Required keys: ``sem_seg_path`` and ``sem_seg_lut`` (uint8 [256]), added by
+    ``OneFormerADE20KPanopticDataset(sem_seg_prefix=...)``.
+    Added keys: ``gt_seg_map`` (uint8 [H, W]).
+    """
+
+    def __init__(self, backend_args: Optional[dict] = None) -> None:
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        path = results['sem_seg_path']
+        try:
+            data = fileio.get(path, backend_args=self.backend_args)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(
+                f"SceneParsing map of image {results.get('img_id')} not found: "
+                f'{path}') from err
+        seg = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
+        if seg.ndim != 2:
+            raise ValueError(f'{path}: a SceneParsing map has one channel, got '
+                             f'shape {seg.shape}')
+        results['gt_seg_map'] = results['sem_seg_lut'][seg]
+        return results
