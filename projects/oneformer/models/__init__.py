@@ -1,7 +1,9 @@
+from .backbones import DiNAT  # noqa: F401
 from .contrastive_loss import QueryTextContrastiveLoss
 from .fusion_head import OneFormerFusionHead
 from .oneformer import OneFormer
 from .oneformer_head import OneFormerHead
+from .panoptic_segformer import *  # noqa: F401,F403
 from .query_initialiser import OneFormerQueryInitialiser
 from .task_token import TASKS, TaskTokenEncoder
 from .text_mapper import TextMapper
