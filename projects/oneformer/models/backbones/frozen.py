@@ -1,4 +1,5 @@
-"""Stage freezing shared by the backbones."""
+"""Stage freezing for backbones whose frozen parts must stay frozen after train()
+(DiNAT; mmdet's and mmpretrain's backbones have their own)."""
 from typing import Iterable
 
 from mmengine.model import BaseModule
