@@ -5,8 +5,9 @@ The category table lives here and only here: the converter writes its json categ
 and its metainfo file from it, and :class:`OneFormerADE20KPanopticDataset` takes its
 ``METAINFO`` from it, so a label can never name another class than the json says.
 """
+import functools
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -208,16 +209,19 @@ class OneFormerADE20KPanopticDataset(OneFormerPanopticDataset):
 
     METAINFO = panoptic_metainfo(ADE20K_PANOPTIC_CATEGORIES)
 
+    @functools.cached_property
+    def _sem_seg_lut(self) -> np.ndarray:
+        """SceneParsing value -> label [256]: value k is category k - 1, 0
+        (other) is void."""
+        lut = np.full(256, 255, dtype=np.uint8)
+        for cat_id, label in self.cat2label.items():
+            lut[cat_id + 1] = label
+        return lut
+
     def parse_data_info(self, raw_data_info: dict) -> dict:
         data_info = super().parse_data_info(raw_data_info)
         prefix = self.data_prefix.get('sem_seg')
         if prefix is not None:
-            if not hasattr(self, '_sem_seg_lut'):
-                # SceneParsing value k is category k - 1; 0 (other) is void
-                lut = np.full(256, 255, dtype=np.uint8)
-                for cat_id, label in self.cat2label.items():
-                    lut[cat_id + 1] = label
-                self._sem_seg_lut = lut
             stem = osp.splitext(raw_data_info['raw_img_info']['file_name'])[0]
             data_info['sem_seg_path'] = osp.join(prefix, stem + '.png')
             data_info['sem_seg_lut'] = self._sem_seg_lut

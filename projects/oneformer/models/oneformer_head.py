@@ -24,6 +24,12 @@ def drop_keys(state_dict: dict, prefix: str) -> None:
         del state_dict[key]
 
 
+def unblock_full_rows(blocked: Tensor) -> Tensor:
+    """Masked-attention mask [..., Q, L] (True = blocked) with the rows that
+    block every key unblocked: such a query would attend to nothing."""
+    return blocked & ~blocked.all(-1, keepdim=True)
+
+
 @MODELS.register_module()
 class OneFormerHead(Mask2FormerHead):
     """Mask2Former head whose initial queries come from the task token.
@@ -146,9 +152,7 @@ class OneFormerHead(Mask2FormerHead):
                     memories[level].shape[-2:])
                 cls_preds.append(ungroup_tasks(cls_pred, num_tasks))
                 mask_preds.append(ungroup_tasks(mask_pred, num_tasks))
-                # A query whose mask blocks every key would attend to nothing.
-                return blocked & (blocked.sum(-1) !=
-                                  blocked.shape[-1]).unsqueeze(-1)
+                return unblock_full_rows(blocked)
         else:
             level_features = [
                 F.interpolate(mask_features, memories[level].shape[-2:],
@@ -204,8 +208,8 @@ class OneFormerHead(Mask2FormerHead):
         """
         mask_embed = self.mask_embed(self.decoder_norm(query))
         blocked = torch.matmul(mask_embed, level_features.flatten(2)) < 0
-        blocked &= ~blocked.all(-1, keepdim=True)
-        return blocked.repeat_interleave(self.num_heads, dim=0)
+        return unblock_full_rows(blocked).repeat_interleave(
+            self.num_heads, dim=0)
 
     def loss(self,
              x: Tuple[Tensor],

@@ -22,6 +22,7 @@ the default ``backend='torch'`` computes this attention in plain PyTorch
 ``backend='natten'`` runs ``natten.na2d`` instead and therefore only works
 without the bias (``rel_pos_bias=False``, not the released models).
 """
+import functools
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -73,12 +74,15 @@ def neighborhood_1d(length: int, kernel_size: int, dilation: int,
     return keys, bias
 
 
+@functools.lru_cache(maxsize=64)
 def _neighbour_index(height: int, width: int, kernel_size: int,
                      dilation: int, device,
                      out_size: Tuple[int, int]) -> Tuple[Tensor, Tensor, Tensor]:
     """Flat key index ``[h*w, k*k]`` of every neighbour of the queries in the
     top-left ``out_size`` (h, w) of the H x W map, and their row/column bias
-    indices (``[h, k]``, ``[w, k]``)."""
+    indices (``[h, k]``, ``[w, k]``). Cached: the logits and the weighted sum
+    of an attention, and every block of a level with the same dilation, share
+    one index (the tensors are read only)."""
     out_h, out_w = out_size
     rows, row_bias = neighborhood_1d(height, kernel_size, dilation, device)
     cols, col_bias = neighborhood_1d(width, kernel_size, dilation, device)
