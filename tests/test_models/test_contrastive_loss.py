@@ -61,9 +61,13 @@ def _worker(rank, init_file, with_grad, out_dir):
 
 
 def _run_two_ranks(tmp_path, with_grad):
-    # fork: the ranks inherit the imported modules (spawn re-imports for ~20 s)
+    # forkserver: the ranks fork from a fresh server that imported this module
+    # once. A plain fork would inherit the state of every earlier test in this
+    # process, and torch refuses autograd in a child forked after the parent's
+    # autograd engine started threads.
+    mp.set_forkserver_preload([__name__])
     mp.start_processes(_worker, args=(str(tmp_path / 'init'), with_grad, str(tmp_path)),
-                       nprocs=WORLD, join=True, start_method='fork')
+                       nprocs=WORLD, join=True, start_method='forkserver')
     ranks = [torch.load(tmp_path / f'{r}.pt') for r in range(WORLD)]
     # What DDP does: average the per-rank losses and parameter gradients; a rank's
     # input gradient enters that average with weight 1 / WORLD.
