@@ -74,3 +74,26 @@ def test_build_and_forward(path):
     # instance: top-N (query, class) pairs, thing classes kept
     assert len(out.pred_instances) <= head.num_queries
     assert out.pred_instances.masks.shape[1:] == (64, 96)
+
+
+@pytest.mark.parametrize(
+    'path', sorted(set(glob.glob(osp.join(REPO, 'configs/**/*.py'),
+                                 recursive=True)) -
+                   set(glob.glob(osp.join(REPO, 'configs/**/_base_/**/*.py'),
+                                 recursive=True)) -
+                   set(glob.glob(osp.join(REPO, 'configs/mmseg/*.py')))),
+    ids=lambda p: osp.relpath(p, osp.join(REPO, 'configs'))[:-3])
+def test_image_pipeline_needs_no_annotations(path, tmp_path):
+    """The demo's pipeline of every mmdet config runs on a bare image file:
+    every ground-truth loader is dropped, whatever its name."""
+    import mmcv
+
+    from projects.oneformer.apis.inference import image_test_pipeline
+    init_default_scope('mmdet')
+    image = tmp_path / 'photo.jpg'
+    mmcv.imwrite(torch.randint(0, 256, (40, 60, 3), dtype=torch.uint8).numpy(),
+                 str(image))
+    packed = image_test_pipeline(Config.fromfile(path))(
+        dict(img_path=str(image), img_id=0))
+    assert packed['inputs'].shape[0] == 3
+    assert 'gt_sem_seg' not in packed['data_samples']

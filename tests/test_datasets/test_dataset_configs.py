@@ -29,7 +29,7 @@ from projects.oneformer.datasets import (CityscapesPanopticDataset,
                                          OneFormerPanopticDataset)
 from projects.oneformer.datasets import ade20k as ade_data
 from projects.oneformer.datasets import cityscapes as city_data
-from projects.oneformer.datasets.transforms.task_sampling import PAD_TEXTS
+from projects.oneformer.tasks import TASK_SPECS
 from tests.test_tools import dataset_fixtures as fx
 from tests.utils import REPO, _load_tool
 
@@ -110,7 +110,7 @@ def load_config(name, root, tmp_path=None):
     assert moved, f'{name}: nothing under {old}'
     for metric in cfg.test_evaluator:
         if metric.get('outfile_prefix') and tmp_path is not None:
-            metric['outfile_prefix'] = str(tmp_path / 'results')
+            metric['outfile_prefix'] = str(tmp_path / metric['type'])
     return cfg
 
 
@@ -130,7 +130,9 @@ def step(cfg_pipeline, type_):
 
 def check_packed(out, size, num_texts, metainfo):
     """A packed training sample: the image of ``size`` (h, w), the sampled task, its
-    targets at that size and the token ids of its text list, class by class."""
+    targets at that size and the token ids of its text list, class by class in
+    the release's class order (checked against outside tables in
+    test_task_sampling.py)."""
     sample = out['data_samples']
     assert tuple(out['inputs'].shape) == (3, ) + size
     assert out['inputs'].dtype == torch.uint8  # normalised by the data preprocessor
@@ -143,9 +145,11 @@ def check_packed(out, size, num_texts, metainfo):
         assert (labels < len(metainfo['thing_classes'])).all()
     if task == 'semantic':
         assert len(set(labels.tolist())) == len(labels)
-    names = [metainfo['classes'][i] for i in sorted(labels.tolist())][:num_texts]
+    release = list(metainfo.get('release_classes', metainfo['classes']))
+    names = sorted((metainfo['classes'][i] for i in labels.tolist()),
+                   key=release.index)[:num_texts]
     expected = open_clip.tokenize([f'a photo with a {n}' for n in names] +
-                                  [PAD_TEXTS[task]] * (num_texts - len(names)))
+                                  [TASK_SPECS[task].pad_text] * (num_texts - len(names)))
     assert torch.equal(sample.text_tokens, expected)
     return sample
 
@@ -385,17 +389,20 @@ def perfect_prediction(ds, idx, sample):
     return sample
 
 
-@pytest.mark.parametrize('name,root', [('ade20k_panoptic.py', 'ade_root'),
-                                       ('cityscapes_panoptic.py', 'city_root'),
-                                       ('coco_panoptic.py', 'coco_root')])
-def test_evaluators_score_ground_truth_100(name, root, request, tmp_path):
+@pytest.mark.parametrize('name,root,instance_metric,ap_key', [
+    ('ade20k_panoptic.py', 'ade_root', 'CocoMetric', 'coco/segm_mAP'),
+    # as released: cityscapesscripts' AP on the gtFine instanceIds PNGs
+    ('cityscapes_panoptic.py', 'city_root', 'CityScapesMetric', 'cityscapes/mAP'),
+    ('coco_panoptic.py', 'coco_root', 'CocoMetric', 'coco/segm_mAP')])
+def test_evaluators_score_ground_truth_100(name, root, instance_metric, ap_key,
+                                           request, tmp_path):
     """PQ, mask AP and mIoU of the configs' evaluators, with the configs' files, on
     predictions equal to the ground truth: each finds its ground truth (PNGs, the
-    derived instance json, gt_sem_seg from the test pipeline at the original size)
-    and maps labels to the right categories."""
+    derived instance json or Cityscapes' own instanceIds PNGs, gt_sem_seg from the
+    test pipeline at the original size) and maps labels to the right categories."""
     cfg = load_config(name, request.getfixturevalue(root), tmp_path)
     assert [m['type'] for m in cfg.test_evaluator] == [
-        'CocoPanopticMetric', 'CocoMetric', 'SemSegMetric']
+        'CocoPanopticMetric', instance_metric, 'SemSegMetric']
     ds = DATASETS.build(cfg.test_dataloader.dataset)
     evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = ds.metainfo
@@ -404,7 +411,7 @@ def test_evaluators_score_ground_truth_100(name, root, request, tmp_path):
         evaluator.process([perfect_prediction(ds, idx, sample)])
     metrics = evaluator.evaluate(len(ds))
     assert metrics['coco_panoptic/PQ'] == pytest.approx(100.0)
-    assert metrics['coco/segm_mAP'] == pytest.approx(1.0)
+    assert metrics[ap_key] == pytest.approx(1.0)
     assert metrics['sem_seg/mIoU'] == pytest.approx(100.0)
 
 

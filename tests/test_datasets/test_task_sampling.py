@@ -136,3 +136,47 @@ def test_unknown_category_names_file_and_id(tmp_path):
     segments[5] = (99, 0, SEGMENTS[5][2])
     with pytest.raises(ValueError, match=r'segment 5 of image a\.jpg.*category_id 99'):
         _dataset(tmp_path, segments=segments)
+
+
+@pytest.mark.parametrize('dataset', ['ade20k', 'cityscapes'])
+def test_texts_follow_the_release_class_order(dataset):
+    """Texts walk the classes in the release's class order (ADE20K:
+    SceneParsing order, as mmseg's ADE20KDataset lists it; Cityscapes: train
+    ids, as cityscapesscripts numbers them), not in the things-first labels."""
+    from mmdet.structures.mask import BitmapMasks
+
+    from projects.oneformer.datasets import (CityscapesPanopticDataset,
+                                             OneFormerADE20KPanopticDataset)
+    from projects.oneformer.datasets.transforms import OneFormerTaskSampling
+    if dataset == 'ade20k':
+        from mmseg.datasets import ADE20KDataset
+        meta = OneFormerADE20KPanopticDataset.METAINFO
+        release = [n.strip() for n in ADE20KDataset.METAINFO['classes']]
+        things, stuff = ['bed', 'person'], ['floor', 'wall']
+    else:
+        from cityscapesscripts.helpers.labels import labels
+        meta = CityscapesPanopticDataset.METAINFO
+        release = [lab.name for lab in sorted(
+            (lab for lab in labels if not lab.ignoreInEval),
+            key=lambda lab: lab.trainId)]
+        things, stuff = ['car', 'person'], ['sky', 'road']
+    label = {name: i for i, name in enumerate(meta['classes'])}
+    thing_masks = np.zeros((3, 8, 8), np.uint8)
+    seg = np.full((8, 8), 255, np.uint8)
+    for i, name in enumerate([things[0], things[1], things[0]]):
+        thing_masks[i, i] = 1
+        seg[i] = label[name]
+    seg[4], seg[5] = label[stuff[0]], label[stuff[1]]
+    transform = OneFormerTaskSampling(num_texts=8, task='panoptic')
+    transform.set_dataset_meta(meta)
+    results = transform(dict(
+        gt_masks=BitmapMasks(thing_masks, 8, 8),
+        gt_bboxes_labels=np.array([label[things[0]], label[things[1]],
+                                   label[things[0]]]),
+        gt_seg_map=seg))
+    names = [things[0], things[0], things[1]] + stuff
+    # the order of the release's own class table, from outside this plugin
+    names.sort(key=lambda n: release.index(n))
+    assert results['texts'][:5] == [f'a photo with a {n}' for n in names]
+    assert names != sorted(names, key=label.get)  # the two orders differ here
+    assert results['texts'][5:] == ['a panoptic photo'] * 3

@@ -22,6 +22,11 @@ class Toy(nn.Module):
         self.head.norm = nn.LayerNorm(4)
         self.head.gn = nn.GroupNorm(2, 4)
         self.head.query_embed = nn.Embedding(3, 4)
+        self.head.level_embed = nn.Embedding(3, 4)
+        # mmdet's MSDeformAttnPixelDecoder keeps the per-level table as an
+        # nn.Embedding; the released one is a bare nn.Parameter
+        self.head.pixel_decoder = nn.Module()
+        self.head.pixel_decoder.level_encoding = nn.Embedding(3, 4)
         self.text_mapper = TextMapper(
             embed_dims=8, text_encoder=dict(width=8, heads=1, layers=1),
             num_context=2)
@@ -60,6 +65,9 @@ def test_released_rules():
         'head.norm.weight': (1e-4, 0.0),
         'head.gn.bias': (1e-4, 0.0),
         'head.query_embed.weight': (1e-4, 0.0),
+        'head.level_embed.weight': (1e-4, 0.0),
+        # released: a bare Parameter in the pixel decoder, so it decays
+        'head.pixel_decoder.level_encoding.weight': (1e-4, 0.05),
         'text_mapper.prompt_ctx.weight': (1e-4, 0.0),
         'text_mapper.text_encoder.token_embedding.weight': (1e-4, 0.0),
         # a Parameter, not an nn.Embedding: decays, as released
@@ -80,3 +88,31 @@ def test_norm_types_that_decay_and_multipliers():
     assert table['backbone.patch_embed.norm.weight'] == (5e-5, 0.05)
     assert table['head.gn.bias'] == (1e-4, 0.0)
     assert table['head.query_embed.weight'] == (1e-4, 0.05)
+
+
+def test_decaying_embeddings_are_configurable():
+    _, table = groups(decay_embed_names=())
+    assert table['head.pixel_decoder.level_encoding.weight'] == (1e-4, 0.0)
+    # a dotted tail names the module, a bare substring does not
+    _, table = groups(decay_embed_names=('level_embed', 'coder.level_encoding'))
+    assert table['head.level_embed.weight'] == (1e-4, 0.05)
+    assert table['head.pixel_decoder.level_encoding.weight'] == (1e-4, 0.0)
+
+
+def test_released_decay_on_the_oneformer_model():
+    """On a (tiny) OneFormer: the pixel decoder's level table decays, the masked
+    decoder's level and query tables do not."""
+    from tests.test_models.tiny_oneformer import build_tiny_model
+    model = build_tiny_model()
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(
+        dict(type='OneFormerOptimWrapperConstructor',
+             optim_wrapper_cfg=ConfigDict(
+                 optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05))))
+    optimizer = constructor(model).optimizer
+    decay = {id(g['params'][0]): g['weight_decay'] for g in optimizer.param_groups}
+    params = dict(model.named_parameters())
+    head = 'panoptic_head.'
+    assert decay[id(params[head + 'pixel_decoder.level_encoding.weight'])] == 0.05
+    assert decay[id(params[head + 'level_embed.weight'])] == 0.0
+    assert decay[id(params[head + 'query_embed.weight'])] == 0.0
+    assert decay[id(params[head + 'cls_embed.weight'])] == 0.05

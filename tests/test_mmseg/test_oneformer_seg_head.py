@@ -178,6 +178,8 @@ def test_cityscapes_param_groups():
         'backbone.layer4.2.conv2.weight': backbone,
         'decode_head.query_embed.weight': no_decay,
         'decode_head.level_embed.weight': no_decay,
+        # a bare nn.Parameter in the released pixel decoder: decays
+        'decode_head.pixel_decoder.level_encoding.weight': head,
         'decode_head.text_mapper.prompt_ctx.weight': no_decay,
         'decode_head.text_mapper.text_encoder.token_embedding.weight':
         no_decay,

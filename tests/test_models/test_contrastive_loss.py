@@ -50,7 +50,8 @@ def _worker(rank, init_file, with_grad, out_dir):
         b = B // WORLD
         ql = q[rank * b:(rank + 1) * b].clone().requires_grad_()
         tl = t[rank * b:(rank + 1) * b].clone().requires_grad_()
-        loss_fn = QueryTextContrastiveLoss(gather_with_grad=with_grad)
+        loss_fn = (QueryTextContrastiveLoss() if with_grad is None else
+                   QueryTextContrastiveLoss(gather_with_grad=with_grad))
         loss = loss_fn(ql, tl)
         loss.backward()
         torch.save(dict(loss=loss.detach(), q=ql.grad, t=tl.grad,
@@ -86,17 +87,19 @@ def _single(q, t):
     return loss.detach(), q.grad, t.grad, loss_fn.logit_scale.grad
 
 
-def test_two_ranks_with_grad_equal_single_process(tmp_path):
-    loss, grad_q, grad_t, grad_scale = _run_two_ranks(tmp_path, with_grad=True)
+def test_two_ranks_default_gradient_equals_single_process(tmp_path):
+    """The default (released, diffdist-style) gather: the DDP-averaged gradient
+    of 2 ranks equals the single-process gradient of the whole batch."""
+    loss, grad_q, grad_t, grad_scale = _run_two_ranks(tmp_path, with_grad=None)
     ref = _single(*_batch())
     for got, want in zip((loss, grad_q, grad_t, grad_scale), ref):
         assert (got - want).abs().max() <= 1e-6
 
 
-def test_two_ranks_released_gather(tmp_path):
-    """Released mode: same loss and temperature gradient; input gradients lack the
-    cross-rank terms, i.e. equal those of each rank's rows with the other rank's
-    features held constant."""
+def test_two_ranks_gather_without_grad(tmp_path):
+    """gather_with_grad=False: same loss and temperature gradient; input
+    gradients lack the cross-rank terms, i.e. equal those of each rank's rows
+    with the other rank's features held constant."""
     loss, grad_q, grad_t, grad_scale = _run_two_ranks(tmp_path, with_grad=False)
     q, t = _batch()
     ref_loss, ref_q, ref_t, ref_scale = _single(q, t)

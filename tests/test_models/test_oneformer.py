@@ -11,6 +11,9 @@ from mmdet.structures import DetDataSample
 
 @pytest.fixture(scope='module')
 def model():
+    # fixed weights, whatever ran before: the path comparisons hold up to
+    # rounding, which a draw with a mask logit at the attention threshold breaks
+    torch.manual_seed(0)
     return build_tiny_model()
 
 

@@ -9,6 +9,9 @@ from mmdet.structures.mask import BitmapMasks
 
 @pytest.fixture(scope='module')
 def model():
+    # fixed weights, whatever ran before: the path comparisons hold up to
+    # rounding, which a draw with a mask logit at the attention threshold breaks
+    torch.manual_seed(0)
     return build_tiny_model()
 
 
@@ -160,3 +163,62 @@ def test_pixel_decoder_in_fp32_under_autocast(model, feats):
         hook.remove()
     assert dtypes == [torch.float32]
     assert cls_preds[-1].dtype == torch.bfloat16
+
+
+def _xavier_uniform_bound(param):
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(param)
+    return (6.0 / (fan_in + fan_out))**0.5
+
+
+def _matrices(head):
+    """(part, name, parameter) of every matrix the release draws xavier-uniform:
+    the masked decoder, the class transformer (query initialiser) and the pixel
+    decoder's deformable encoder, less the attentions' zero-initialised ones."""
+    parts = dict(decoder=head.transformer_decoder,
+                 class_transformer=head.query_initialiser.decoder,
+                 encoder=head.pixel_decoder.encoder)
+    for part, module in parts.items():
+        for name, param in module.named_parameters():
+            if param.dim() > 1 and not name.endswith(
+                    ('sampling_offsets.weight', 'attention_weights.weight')):
+                yield part, name, param
+
+
+def test_released_init_is_xavier_uniform():
+    """The released init: xavier_uniform_ on every matrix (values within, and
+    filling, +-sqrt(6 / (fan_in + fan_out))), then the deformable attentions' own
+    reset; mmdet's xavier_normal_ (same variance, tails past that bound) fails."""
+    from mmcv.ops import MultiScaleDeformableAttention
+    from mmdet.models.dense_heads import Mask2FormerHead
+
+    torch.manual_seed(0)
+    head = build_tiny_model().panoptic_head  # init_weights() ran
+    checked = set()
+    for part, name, param in _matrices(head):
+        bound = _xavier_uniform_bound(param)
+        peak = param.abs().max().item()
+        assert 0.95 * bound < peak <= bound, (part, name, peak, bound)
+        checked.add(part)
+    assert checked == {'decoder', 'class_transformer', 'encoder'}
+    attns = [m for m in head.pixel_decoder.encoder.modules()
+             if isinstance(m, MultiScaleDeformableAttention)]
+    assert attns
+    for attn in attns:
+        assert not attn.sampling_offsets.weight.any()
+        assert not attn.attention_weights.weight.any()
+        assert not attn.attention_weights.bias.any()
+        assert not attn.value_proj.bias.any()
+        # the offset grid: point k of every head at distance k + 1 (max norm)
+        grid = attn.sampling_offsets.bias.view(attn.num_heads, attn.num_levels,
+                                               attn.num_points, 2)
+        assert torch.equal(grid.abs().amax((0, 1, 3)),
+                           torch.arange(1., attn.num_points + 1))
+    # normal_(0, 1), as released (far past a xavier bound)
+    level = head.pixel_decoder.level_encoding.weight
+    assert level.abs().max() > 3 * _xavier_uniform_bound(level)
+
+    # the check tells the two apart: mmdet's own init (xavier_normal_) fails it
+    Mask2FormerHead.init_weights(head)
+    beyond = {part for part, _, param in _matrices(head)
+              if param.abs().max() > _xavier_uniform_bound(param)}
+    assert beyond == {'decoder', 'encoder'}

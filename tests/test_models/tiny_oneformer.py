@@ -47,7 +47,8 @@ def _shrink_layer(layer_cfg):
 
 def tiny_model_cfg(text_mapper: bool = False,
                    num_things: int = NUM_THINGS,
-                   backbone: str = 'resnet') -> ConfigDict:
+                   backbone: str = 'resnet',
+                   num_stuff: int = NUM_STUFF) -> ConfigDict:
     """The R50 base config shrunk to the tiny model (``backbone``: 'resnet'
     or 'swin')."""
     cfg = Config.fromfile(str(BASE_CONFIG)).model
@@ -72,9 +73,9 @@ def tiny_model_cfg(text_mapper: bool = False,
         feat_channels=DIMS,
         out_channels=DIMS,
         num_things_classes=num_things,
-        num_stuff_classes=NUM_STUFF,
+        num_stuff_classes=num_stuff,
         num_queries=NUM_QUERIES)
-    head.loss_cls.class_weight = [1.0] * (num_things + NUM_STUFF) + [0.1]
+    head.loss_cls.class_weight = [1.0] * (num_things + num_stuff) + [0.1]
     pixel_decoder = head.pixel_decoder
     pixel_decoder.encoder.num_layers = 2
     pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(
@@ -86,7 +87,7 @@ def tiny_model_cfg(text_mapper: bool = False,
     for pos in (pixel_decoder, head, head.query_initialiser):
         pos.positional_encoding.num_feats = DIMS // 2
     cfg.panoptic_fusion_head.update(
-        num_things_classes=num_things, num_stuff_classes=NUM_STUFF)
+        num_things_classes=num_things, num_stuff_classes=num_stuff)
     cfg.train_cfg.num_points = 64
     # the detector defaults max_per_image to the number of queries
     del cfg.test_cfg.max_per_image
@@ -101,12 +102,13 @@ def build_tiny_model(**kwargs):
     return model.eval()
 
 
-def tiny_hf_model(seed: int = 0, backbone: str = 'resnet'):
+def tiny_hf_model(seed: int = 0, backbone: str = 'resnet', id2label=None):
     """Tiny HF ``OneFormerForUniversalSegmentation`` (eval) and its config.
 
     Built with ``is_training=True`` so the state dict has the text mapper,
     then switched to inference (HF's training forward needs texts). Every
     tensor gets noise so no weight is a trivially symmetric zero/one.
+    ``id2label`` (class id -> name) defaults to ``NUM_CLASSES`` 'class{i}'.
     """
     from transformers import (OneFormerConfig,
                               OneFormerForUniversalSegmentation, ResNetConfig,
@@ -144,8 +146,8 @@ def tiny_hf_model(seed: int = 0, backbone: str = 'resnet'):
         text_encoder_num_layers=2,
         text_encoder_n_ctx=TEXT_CTX,
         is_training=True,
-        id2label={i: f'class{i}'
-                  for i in range(NUM_CLASSES)})
+        id2label=id2label or {i: f'class{i}'
+                              for i in range(NUM_CLASSES)})
     model = OneFormerForUniversalSegmentation(config)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():

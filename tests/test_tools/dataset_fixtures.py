@@ -92,13 +92,22 @@ def city_map(regions):
     return inst
 
 
+def city_label_ids(inst):
+    """The *_gtFine_labelIds.png map of an instanceIds map: cityscapesscripts renders
+    both from the same polygons, a pixel's label id is its instanceIds value below
+    1000 (stuff, crowd) and the value // 1000 above."""
+    return np.where(inst < 1000, inst, inst // 1000).astype(np.uint8)
+
+
 def write_cityscapes(root, images=CITY_IMAGES, split='val'):
     for seed, ((city, stem), regions) in enumerate(images.items()):
         _rgb_image(osp.join(root, 'leftImg8bit', split, city, stem + '_leftImg8bit.png'),
                    CITY_SIZE, seed)
-        # 16-bit PNG, as the released *_instanceIds.png
-        _save(osp.join(root, 'gtFine', split, city, stem + '_gtFine_instanceIds.png'),
-              city_map(regions))
+        inst = city_map(regions)
+        gt_stem = osp.join(root, 'gtFine', split, city, stem + '_gtFine_')
+        # 16-bit PNG, as the released *_instanceIds.png; 8-bit *_labelIds.png
+        _save(gt_stem + 'instanceIds.png', inst)
+        _save(gt_stem + 'labelIds.png', city_label_ids(inst))
     return root
 
 

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from projects.oneformer.datasets import CityscapesPanopticDataset
 from tests.test_tools import dataset_fixtures as fx
 from tests.utils import _load_tool
 
@@ -229,6 +230,11 @@ def test_cityscapes_categories():
     for group in (cats[:8], cats[8:]):
         train_ids = [id2label[c['id']].trainId for c in group]
         assert train_ids == sorted(train_ids)
+    # the release's class order (classifier rows, texts) is the train-id order
+    by_train_id = sorted((lab.trainId, lab.name) for lab in id2label.values()
+                         if not lab.ignoreInEval)
+    assert CityscapesPanopticDataset.METAINFO['release_classes'] == tuple(
+        name for _, name in by_train_id)
 
 
 def test_cityscapes_panoptic_and_instances(tmp_path):

@@ -464,3 +464,68 @@ def test_full_size_swin_l_mmseg_round_trip():
     assert state_dict.keys() == model_state.keys()
     for key, value in model_state.items():
         assert state_dict[key].equal(value), key
+
+
+def _release_index(dataset, name):
+    """Released class id of a class name, from a table outside this plugin
+    (mmseg's ADE20K order, cityscapesscripts' train ids)."""
+    if dataset == 'cityscapes':
+        from cityscapesscripts.helpers.labels import name2label
+        return name2label[name].trainId
+    from mmseg.datasets import ADE20KDataset
+
+    from tests.test_tools.test_released_checkpoints import same_class
+    matches = [i for i, theirs in enumerate(ADE20KDataset.METAINFO['classes'])
+               if same_class(name, theirs)]
+    assert len(matches) == 1, (name, matches)
+    return matches[0]
+
+
+@pytest.mark.parametrize('backbone,config,dataset', [
+    ('resnet', 'oneformer_r50_8xb2-160k_ade20k-512x512', 'ade20k'),
+    ('swin', 'oneformer_swin-l_8xb2-160k_ade20k-640x640', 'ade20k'),
+    ('convnext', 'oneformer_convnext-l_8xb2-90k_cityscapes-512x1024',
+     'cityscapes'),
+    ('dinat', 'oneformer_dinat-l_8xb2-160k_ade20k-640x640', 'ade20k'),
+])
+def test_full_size_released_layout_with_class_order(backbone, config, dataset):
+    """A released-layout state dict of the full-size model (official module
+    names, classifier rows in the release's class order) maps every key, and
+    each class's row lands on that class's label."""
+    from projects.oneformer.converters import dataset_metainfo, reorder_classes
+    from tests.test_tools.test_backbone_converters import \
+        released_convnext_state_dict
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(str(ROOT / 'configs/oneformer' / f'{config}.py'))
+    cfg.model.backbone.init_cfg = None
+    model_state = MODELS.build(cfg.model).state_dict()
+    if backbone == 'resnet':
+        released = to_d2(model_state)
+    elif backbone == 'swin':
+        released = swin_to_d2(model_state)
+    else:
+        released = to_d2({k: v for k, v in model_state.items()
+                          if not k.startswith('backbone.')})
+        ours = {k[len('backbone.'):]: v for k, v in model_state.items()
+                if k.startswith('backbone.')}
+        released.update(released_convnext_state_dict(ours) if backbone ==
+                        'convnext' else {'backbone.' + k: v
+                                         for k, v in ours.items()})
+    num_classes = len(cfg.model.panoptic_head.loss_cls.class_weight) - 1
+    # released row r is class r of the release; its values say which
+    rows = torch.arange(num_classes + 1, dtype=torch.float32)
+    released[PR + 'class_embed.weight'] = rows[:, None].repeat(1, 256)
+    released[PR + 'class_embed.bias'] = rows.clone()
+    released['criterion.empty_weight'] = torch.ones(num_classes + 1)
+
+    state_dict, report = convert_d2_state_dict(released, backbone=backbone)
+    metainfo = dataset_metainfo(cfg)
+    report.class_order = reorder_classes(state_dict, metainfo)
+    check_against_model(state_dict, model_state, report)
+    assert report.ok, report.format()
+    assert 'class rows moved' in report.class_order
+    got = state_dict['panoptic_head.cls_embed.bias']
+    expected = [_release_index(dataset, name) for name in metainfo['classes']]
+    assert got[:-1].long().tolist() == expected
+    assert got[-1] == num_classes  # no-object stays last
+    assert state_dict['panoptic_head.cls_embed.weight'][:, 0].equal(got)

@@ -14,7 +14,7 @@ Output (in ``--out-dir``, default ``ROOT/gtFine``)::
 
     cityscapes_panoptic_{train,val}.json
     cityscapes_panoptic_{train,val}/<city>/<city>_<seq>_<frame>_leftImg8bit.png
-    cityscapes_instance_{train,val}.json     thing instances only, RLE masks
+    cityscapes_instance_{train,val}.json     thing instances only, RLE masks (COCO AP)
     cityscapes_panoptic_metainfo.py          ``metainfo = dict(classes=..., ...)``
 
 Command::
@@ -44,12 +44,20 @@ with plain mmdet (``metainfo`` is the dict in ``cityscapes_panoptic_metainfo.py`
              ann_file='data/cityscapes/gtFine/cityscapes_panoptic_val.json',
              seg_prefix='data/cityscapes/gtFine/cityscapes_panoptic_val/',
              outfile_prefix='work_dirs/cityscapes_pq/results'),
-        dict(type='CocoMetric', metric='segm',
-             ann_file='data/cityscapes/gtFine/cityscapes_instance_val.json')]
+        # instance AP as released: cityscapesscripts on the original
+        # gtFine/val/<city>/*_gtFine_instanceIds.png (found from the image paths)
+        dict(type='CityScapesMetric', seg_prefix='data/cityscapes/gtFine/val/',
+             outfile_prefix='work_dirs/cityscapes_ap')]
 
 ``outfile_prefix`` matters: without it mmdet 3.3.0's ``CocoPanopticMetric`` looks the
 ground-truth PNG up by the image's base name only, which misses the ``<city>/`` folder.
-mIoU uses mmseg's own ``tools/dataset_converters/cityscapes.py``
+With numpy >= 2.4, ``CityScapesMetric`` needs ``import projects.oneformer`` first
+(cityscapesscripts calls the removed ``np.in1d``; see projects/oneformer/utils/
+compat.py). COCO-style mask AP (not what the release reports for Cityscapes) is
+``CocoMetric`` with ``ann_file='data/cityscapes/gtFine/cityscapes_instance_val.json'``.
+mIoU: ``SemSegMetric`` on the semantic map of the panoptic PNGs gives the released
+Cityscapes pixel-level mIoU (configs/_base_/datasets/cityscapes_panoptic.py); mmseg's
+semantic configs use mmseg's own ``tools/dataset_converters/cityscapes.py``
 (``*_labelTrainIds.png``).
 """
 import functools

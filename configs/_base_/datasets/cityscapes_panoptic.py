@@ -2,8 +2,9 @@
 # training recipe (SHI-Labs/OneFormer configs/cityscapes/Base-Cityscapes-Unified
 # Segmentation.yaml, INPUT; oneformer/data/dataset_mappers/
 # oneformer_unified_dataset_mapper.py) and one test run that scores PQ, mask AP and
-# mIoU.
+# mIoU (the release's evaluators, see val_evaluator).
 # Data: python tools/dataset_converters/cityscapes_panoptic.py data/cityscapes
+# (keep gtFine/val/<city>/*_gtFine_instanceIds.png: the AP evaluator reads them)
 dataset_type = 'CityscapesPanopticDataset'  # classes: its METAINFO
 data_root = 'data/cityscapes/'
 backend_args = None
@@ -45,7 +46,7 @@ test_pipeline = [
     # MIN_SIZE_TEST 1024, MAX_SIZE_TEST 2048: the 1024x2048 images keep their size
     dict(type='ResizeShortestEdge', scale=1024, max_size=2048),
     # after the resize: the semantic ground truth (SemSegMetric) stays at the original
-    # size; PQ and AP read the json files
+    # size; PQ reads the json file and its PNGs, AP the gtFine instanceIds PNGs
     dict(type='LoadStrictPanopticAnnotations', with_bbox=False, with_label=False,
          with_mask=False, with_seg=True, backend_args=backend_args),
     dict(type='PackOneFormerInputs',
@@ -88,21 +89,47 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# One run, three tasks (model test_cfg.tasks = ['panoptic', 'instance', 'semantic']).
-# The released code scores with the Cityscapes evaluators: its PQ and mIoU (train ids)
-# equal these; its instance AP (cityscapesscripts, regions >= 100 px) is not COCO's.
+# One run, three tasks (model test_cfg.tasks = ['panoptic', 'instance', 'semantic']),
+# scored as the release scores Cityscapes (train_net.py, cityscapes_panoptic_seg):
+# PQ with the COCO panoptic evaluator, AP and mIoU with the Cityscapes evaluators.
 val_evaluator = [
-    # outfile_prefix is required: without it mmdet looks a ground-truth PNG up by the
-    # image's base name, missing the <city>/ folder (see the converter's docstring).
+    # PQ. outfile_prefix is required: without it mmdet looks a ground-truth PNG up
+    # by the image's base name, missing the <city>/ folder (see the converter's
+    # docstring).
     dict(type='CocoPanopticMetric',
          ann_file=data_root + 'gtFine/cityscapes_panoptic_val.json',
          seg_prefix=data_root + 'gtFine/cityscapes_panoptic_val/',
          outfile_prefix='work_dirs/cityscapes_panoptic_val/pq',
          backend_args=backend_args),
-    dict(type='CocoMetric',
-         ann_file=data_root + 'gtFine/cityscapes_instance_val.json',
-         metric=['segm'],
+    # AP (cityscapes/mAP, AP@50): cityscapesscripts' instance-level evaluation (AP
+    # over IoU 0.5:0.95, ground-truth instances >= 100 px, crowd and void regions
+    # ignored), the released CityscapesInstanceEvaluator; scores = class prob x mask
+    # score, as released. It reads the original gtFine/val/<city>/
+    # *_gtFine_instanceIds.png, found from each image's path (leftImg8bit ->
+    # gtFine); seg_prefix only names that folder. Per-image prediction PNGs and
+    # txt files go to <outfile_prefix>/results/, which must be shared by all ranks.
+    dict(type='CityScapesMetric',
+         seg_prefix=data_root + 'gtFine/val/',
+         outfile_prefix='work_dirs/cityscapes_panoptic_val/instance',
          backend_args=backend_args),
+    # mIoU over the 19 classes. The released CityscapesSemSegEvaluator maps the
+    # argmax to label ids and runs cityscapesscripts' pixel-level evaluation on
+    # the full-resolution gtFine/val *_gtFine_labelIds.png: one confusion matrix
+    # over all images, IoU = TP / (TP + FP + FN) per class, where FP counts only
+    # pixels whose ground truth is an evaluated class, classes with an empty
+    # denominator are left out of the mean. SemSegMetric computes the same
+    # number: its ground truth (the panoptic PNG at the original size, crowd
+    # regions keeping their class, the ignoreInEval labels void = 255) is the
+    # labelIds map with the void labels as 255, since cityscapesscripts renders
+    # *_labelIds.png and *_instanceIds.png from the same polygons (label id =
+    # instanceIds value, // 1000 for instances); its prediction is the argmax over
+    # the same 19 classes; it drops void pixels and takes intersection / union of
+    # the counts summed over images, NaN (0 / 0) classes left out of the mean.
+    # The only differences are numerical: class counts summed in float32 (exact
+    # below 2^24 pixels; on the 500 val images the rounding moves mIoU by far
+    # less than 0.01) and the 2-decimal rounding of the result.
+    # tests/test_datasets/test_cityscapes_evaluation.py checks it against
+    # cityscapesscripts' evaluator.
     dict(type='SemSegMetric', iou_metrics=['mIoU'], prefix='sem_seg'),
 ]
 test_evaluator = val_evaluator

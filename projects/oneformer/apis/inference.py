@@ -2,8 +2,9 @@
 from typing import List, Sequence, Union
 
 import numpy as np
-from mmcv.transforms import Compose
+from mmcv.transforms import Compose, LoadAnnotations
 from mmdet.apis import inference_detector
+from mmdet.registry import TRANSFORMS
 from mmdet.structures import DetDataSample
 from mmdet.utils import get_test_pipeline_cfg
 from torch import nn
@@ -11,10 +12,23 @@ from torch import nn
 from ..models.task_token import check_tasks
 
 
+def _loads_ground_truth(step: dict) -> bool:
+    """Whether a pipeline step is a ground-truth loader: an mmcv
+    ``LoadAnnotations`` (mmdet's, mmseg's and the plugin's all are)."""
+    step_type = step['type']
+    if isinstance(step_type, str):
+        step_type = TRANSFORMS.get(step_type)
+        if step_type is None:
+            raise KeyError(f"pipeline step {step['type']!r} is not a "
+                           'registered transform')
+    return isinstance(step_type, type) and issubclass(step_type,
+                                                      LoadAnnotations)
+
+
 def image_test_pipeline(cfg, from_array: bool = False) -> Compose:
-    """The config's test pipeline without its annotation loading."""
+    """The config's test pipeline without its ground-truth loaders."""
     steps = [t for t in get_test_pipeline_cfg(cfg.copy())
-             if 'Annotations' not in t['type']]
+             if not _loads_ground_truth(t)]
     if from_array:
         steps[0] = dict(steps[0], type='mmdet.LoadImageFromNDArray')
     return Compose(steps)

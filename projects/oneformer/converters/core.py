@@ -1,13 +1,17 @@
 """Rule-based state-dict renaming, conversion report and shared CLI."""
 import argparse
+import copy
 import importlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from ..datasets.class_order import release_rank
 
 #: A rule maps a full-match regex to a target: a ``re`` template, a function
 #: of the match, or None for a recognised key that is deliberately dropped.
@@ -79,6 +83,7 @@ class ConversionReport:
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
     mismatched: List[str] = field(default_factory=list)
+    class_order: str = ''
 
     @property
     def ok(self) -> bool:
@@ -87,6 +92,8 @@ class ConversionReport:
 
     def format(self) -> str:
         lines = [f'mapped tensors: {self.num_mapped}']
+        if self.class_order:
+            lines.append(f'class order: {self.class_order}')
         for name in ('dropped', 'unmapped', 'missing', 'unexpected',
                      'mismatched'):
             keys = getattr(self, name)
@@ -173,14 +180,68 @@ def check_against_model(
     ]
 
 
-def model_state_from_config(config: str, target: str = 'mmdet') -> StateDict:
+#: The classifier of the mmdet ``OneFormer`` (K + 1 rows, no-object last).
+CLASSIFIER = 'panoptic_head.cls_embed.'
+
+
+def reorder_classes(state_dict: StateDict, metainfo: Optional[dict],
+                    target: str = 'mmdet') -> str:
+    """Permute the classifier rows in place from the release's class order
+    into the label order of ``metainfo`` (see ``datasets.class_order``); the
+    no-object row stays last. A metainfo with a subset of the release's
+    classes keeps only their rows. Returns what was done, for the report.
+    """
+    rank = release_rank(metainfo)
+    if rank is None:
+        return ('label order is the release order: classifier rows kept'
+                if metainfo else 'no dataset in the config: classifier '
+                'rows kept in checkpoint order')
+    names = metainfo['classes']
+    for param in ('weight', 'bias'):
+        key = retarget_key(CLASSIFIER + param, target)
+        rows = state_dict[key]
+        num_release = len(metainfo['release_classes'])
+        if len(rows) != num_release + 1:
+            raise ValueError(
+                f'{key} has {len(rows)} rows; the release order of the '
+                f"config's dataset has {num_release} classes + no-object")
+        state_dict[key] = rows[torch.from_numpy(
+            np.append(rank, num_release))].clone()
+    moved = [(i, r) for i, r in enumerate(rank.tolist()) if i != r]
+    examples = ', '.join(f'{i} {names[i]!r} <- row {r}' for i, r in moved[:3])
+    return (f'release order -> config label order: {len(moved)} of '
+            f'{len(rank)} class rows moved (label <- release row: {examples}'
+            f"{', ...' if len(moved) > 3 else ''}), no-object row last")
+
+
+def dataset_metainfo(cfg, target: str = 'mmdet') -> Optional[dict]:
+    """Metainfo of a config's test (else val, train) dataset: its class's
+    ``METAINFO`` updated by the config's ``metainfo``; None without one."""
+    datasets = importlib.import_module(f'{target}.registry').DATASETS
+    for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        dataset = (cfg.get(loader) or {}).get('dataset')
+        while dataset is not None and 'dataset' in dataset:  # wrappers
+            dataset = dataset['dataset']
+        if dataset is None or 'type' not in dataset:
+            continue
+        dataset_cls = datasets.get(dataset['type'])
+        if dataset_cls is None:
+            raise KeyError(f"dataset type {dataset['type']!r} of {loader} is "
+                           f'not registered in {target}')
+        return dataset_cls._load_metainfo(
+            copy.deepcopy(dataset.get('metainfo')))
+    return None
+
+
+def model_state_from_config(cfg, target: str = 'mmdet') -> StateDict:
     """State dict of the (randomly initialised) model of an mmdet or mmseg
-    (``target``) config."""
+    (``target``) config (a path or a ``Config``)."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
     models = importlib.import_module(f'{target}.registry').MODELS
-    cfg = Config.fromfile(config)
+    if isinstance(cfg, str):
+        cfg = Config.fromfile(cfg)
     init_default_scope(cfg.get('default_scope', target))
     return models.build(cfg.model).state_dict()
 
@@ -193,8 +254,13 @@ def run_cli(description: str,
 
     Prints the key report; writes ``dst`` only if every source tensor was
     mapped (or deliberately dropped) and the model of ``--config`` gets every
-    tensor it needs with the right shape.
+    tensor it needs with the right shape. The classifier rows are permuted
+    into the label order of the config's dataset, whose metainfo (classes,
+    palette) is saved as the checkpoint's ``meta.dataset_meta``.
     """
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('src', help='source checkpoint')
     parser.add_argument('dst', help='output checkpoint (.pth)')
@@ -214,9 +280,19 @@ def run_cli(description: str,
 
     state_dict, report = convert(
         load(args.src), backbone=args.backbone, target=args.target)
+    cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', args.target))
+    metainfo = dataset_metainfo(cfg, args.target)
+    if retarget_key(CLASSIFIER + 'weight', args.target) in state_dict:
+        try:
+            report.class_order = reorder_classes(state_dict, metainfo,
+                                                 args.target)
+        except ValueError as err:
+            print(f'{args.src} -> {args.config}: {err}')
+            return 1
     check_against_model(
         state_dict,
-        model_state_from_config(args.config, args.target),
+        model_state_from_config(cfg, args.target),
         report,
         optional_prefixes=tuple(
             retarget_key(p, args.target)
@@ -224,6 +300,7 @@ def run_cli(description: str,
     print(report.format())
     if not report.ok:
         return 1
-    torch.save({'state_dict': state_dict}, args.dst)
+    meta = {} if metainfo is None else dict(dataset_meta=metainfo)
+    torch.save({'state_dict': state_dict, 'meta': meta}, args.dst)
     print(f'saved {args.dst}')
     return 0

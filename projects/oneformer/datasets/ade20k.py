@@ -7,13 +7,12 @@ and its metainfo file from it, and :class:`OneFormerADE20KPanopticDataset` takes
 """
 import functools
 import os.path as osp
-from typing import Sequence
 
 import numpy as np
 
 from mmdet.registry import DATASETS
 
-from .panoptic import OneFormerPanopticDataset
+from .panoptic import OneFormerPanopticDataset, panoptic_metainfo
 
 # The released ADE20K panoptic category list (Mask2Former/OneFormer
 # ``ADE20K_150_CATEGORIES``): (name, isthing, colour) for category ids 0..149.
@@ -180,23 +179,12 @@ ADE20K_PANOPTIC_CATEGORIES = ([c for c in _BY_ID if c['isthing']] +
                               [c for c in _BY_ID if not c['isthing']])
 
 
-def panoptic_metainfo(categories: Sequence[dict]) -> dict:
-    """mmdet dataset metainfo (classes, thing/stuff classes, palette) of COCO-panoptic
-    categories listed things first (also used for Cityscapes and by the converters'
-    metainfo files)."""
-    names = tuple(c['name'] for c in categories)
-    num_things = sum(1 for c in categories if c['isthing'])
-    if any(c['isthing'] for c in categories[num_things:]):
-        raise ValueError('categories must list the things first')
-    return dict(classes=names, thing_classes=names[:num_things],
-                stuff_classes=names[num_things:],
-                palette=[tuple(c['color']) for c in categories])
-
-
 @DATASETS.register_module()
 class OneFormerADE20KPanopticDataset(OneFormerPanopticDataset):
     """ADE20K panoptic (150 classes, things first) as converted by
     ``tools/dataset_converters/ade20k_panoptic.py``; configs need no class list.
+    ``METAINFO['release_classes']`` is the release's class order (SceneParsing,
+    things and stuff interleaved), see ``class_order``.
 
     Not named ``ADE20KPanopticDataset``: mmdet registers a class of that name for its
     own converter's layout, with other class names ('window', 'airplane' instead of
@@ -207,7 +195,10 @@ class OneFormerADE20KPanopticDataset(OneFormerPanopticDataset):
     the SceneParsing maps, the released mIoU ground truth.
     """
 
-    METAINFO = panoptic_metainfo(ADE20K_PANOPTIC_CATEGORIES)
+    METAINFO = dict(
+        panoptic_metainfo(ADE20K_PANOPTIC_CATEGORIES),
+        # the released classifier rows and text lists: category id order
+        release_classes=tuple(name for name, _, _ in ADE20K_CATEGORIES))
 
     @functools.cached_property
     def _sem_seg_lut(self) -> np.ndarray:

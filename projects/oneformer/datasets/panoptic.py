@@ -1,9 +1,22 @@
 """COCO-panoptic-format dataset for OneFormer training (COCO, ADE20K, Cityscapes)."""
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmdet.datasets import CocoPanopticDataset
 from mmdet.registry import DATASETS
+
+
+def panoptic_metainfo(categories: Sequence[dict]) -> dict:
+    """mmdet dataset metainfo (classes, thing/stuff classes, palette) of COCO-panoptic
+    categories listed things first (ADE20K's, Cityscapes' and the dataset
+    converters' metainfo files)."""
+    names = tuple(c['name'] for c in categories)
+    num_things = sum(1 for c in categories if c['isthing'])
+    if any(c['isthing'] for c in categories[num_things:]):
+        raise ValueError('categories must list the things first')
+    return dict(classes=names, thing_classes=names[:num_things],
+                stuff_classes=names[num_things:],
+                palette=[tuple(c['color']) for c in categories])
 
 
 @DATASETS.register_module()

@@ -9,6 +9,14 @@ detectron2's OneFormer trainer gives every parameter its own group:
   ``no_decay_names`` (Swin's relative position tables and absolute position
   embedding).
 
+One exception to the embedding rule: the released pixel decoder keeps its
+per-level embedding (``transformer.level_embed``) as a bare ``nn.Parameter``,
+not an ``nn.Embedding``, so the released rules DO decay it. mmdet's
+``MSDeformAttnPixelDecoder`` holds the same table as an ``nn.Embedding``
+(``level_encoding``); it is listed in ``decay_embed_names`` and decays. The
+masked decoder's ``level_embed`` and ``query_embed`` are ``nn.Embedding``
+modules in the release too and get no decay.
+
 mmengine's ``custom_keys`` apply only the longest matching key, so "backbone
 and a norm" cannot be said with them (a backbone LayerNorm would either decay
 or lose the 0.1 multiplier); this constructor states the rules directly.
@@ -25,6 +33,14 @@ from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm,
               nn.LocalResponseNorm)
 NO_DECAY_NAMES = ('relative_position_bias_table', 'absolute_pos_embed')
+# nn.Embedding modules that stand in for released bare parameters (which decay)
+DECAY_EMBED_NAMES = ('pixel_decoder.level_encoding', )
+
+
+def _matches(module_name: str, names) -> bool:
+    """Whether the dotted ``module_name`` is, or ends with, one of ``names``."""
+    return any(module_name == n or module_name.endswith('.' + n)
+               for n in names)
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -38,6 +54,9 @@ class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     - ``decay_norm_types`` (tuple[str]): class names of normalisation layers
       that DO decay, for backbones whose released norms are not torch norm
       classes (the released ConvNeXt's own LayerNorm).
+    - ``decay_embed_names`` (tuple[str]): ``nn.Embedding`` modules (a module
+      name or its dotted tail) that DO decay, as plain parameters: the pixel
+      decoder's ``level_encoding`` (``DECAY_EMBED_NAMES``).
     """
 
     def __init__(self, optim_wrapper_cfg: dict,
@@ -54,6 +73,7 @@ class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         embed_mult = cfg.get('embed_decay_mult', 0.0)
         no_decay = tuple(cfg.get('no_decay_names', NO_DECAY_NAMES))
         decay_norms = tuple(cfg.get('decay_norm_types', ()))
+        decay_embeds = tuple(cfg.get('decay_embed_names', DECAY_EMBED_NAMES))
         seen = set()
         for module_name, mod in module.named_modules(prefix=prefix):
             is_norm = isinstance(mod, NORM_TYPES) and \
@@ -71,7 +91,8 @@ class OneFormerOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                         decay = 0.0
                     if is_norm:
                         decay = norm_mult
-                    if isinstance(mod, nn.Embedding):
+                    if isinstance(mod, nn.Embedding) and \
+                            not _matches(module_name, decay_embeds):
                         decay = embed_mult
                     group['weight_decay'] = self.base_wd * decay
                 params.append(group)

@@ -9,41 +9,70 @@ from terminaltables import AsciiTable
 
 from mmdet.registry import HOOKS
 
-# task -> (metric key prefix, [(column, key)], factor to percent)
-TASK_METRICS = {
-    'panoptic': ('coco_panoptic/', [('PQ', 'PQ'), ('PQ_th', 'PQ_th'),
-                                    ('PQ_st', 'PQ_st'), ('SQ', 'SQ'),
-                                    ('RQ', 'RQ')], 1.0),
-    'instance': ('coco/', [('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'),
-                           ('AP75', 'segm_mAP_75')], 100.0),
-    'semantic': ('sem_seg/', [('mIoU', 'mIoU'), ('aAcc', 'aAcc')], 1.0),
-}
+# (task, evaluator, metric key prefix, [(column, key)], factor to percent). A task's
+# row comes from the first of its evaluators that reported: Cityscapes configs
+# score instance AP with cityscapesscripts (mmdet's CityScapesMetric, AP averaged
+# over IoU 0.5:0.95, regions >= 100 px, as the released CityscapesInstanceEvaluator),
+# the others with COCO's mask AP.
+METRIC_SOURCES = (
+    ('panoptic', 'CocoPanopticMetric', 'coco_panoptic/',
+     [('PQ', 'PQ'), ('PQ_th', 'PQ_th'), ('PQ_st', 'PQ_st'), ('SQ', 'SQ'),
+      ('RQ', 'RQ')], 1.0),
+    ('instance', 'CityScapesMetric', 'cityscapes/',
+     [('AP', 'mAP'), ('AP50', 'AP@50')], 100.0),
+    ('instance', 'CocoMetric', 'coco/',
+     [('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'), ('AP75', 'segm_mAP_75')],
+     100.0),
+    ('semantic', 'SemSegMetric', 'sem_seg/',
+     [('mIoU', 'mIoU'), ('aAcc', 'aAcc')], 1.0),
+)
+
+
+def _rows(metrics: Dict[str, float]):
+    """(task, evaluator, row) for each task with results, in table order."""
+    found = {}
+    for task, evaluator, prefix, columns, factor in METRIC_SOURCES:
+        if task in found:
+            continue
+        row = {name: round(float(metrics[prefix + key]) * factor, 2)
+               for name, key in columns if prefix + key in metrics}
+        if row:
+            found[task] = (evaluator, row)
+    return found
 
 
 def task_metrics(metrics: Dict[str, float]) -> Dict[str, Dict[str, float]]:
     """Group an evaluator's flat metrics by task, in percent."""
-    table = {}
-    for task, (prefix, columns, factor) in TASK_METRICS.items():
-        row = {name: round(float(metrics[prefix + key]) * factor, 2)
-               for name, key in columns if prefix + key in metrics}
-        if row:
-            table[task] = row
-    return table
+    return {task: row for task, (_, row) in _rows(metrics).items()}
 
 
-def format_task_metrics(table: Dict[str, Dict[str, float]]) -> str:
-    """The grouped metrics as an ASCII table: task | metric | value (%)."""
-    rows = [['task', 'metric', 'value (%)']]
+def task_evaluators(metrics: Dict[str, float]) -> Dict[str, str]:
+    """The evaluator each task's row of :func:`task_metrics` comes from."""
+    return {task: evaluator for task, (evaluator, _) in _rows(metrics).items()}
+
+
+def format_task_metrics(table: Dict[str, Dict[str, float]],
+                        evaluators: Optional[Dict[str, str]] = None) -> str:
+    """The grouped metrics as an ASCII table: task | metric | value (%), plus an
+    evaluator column when ``evaluators`` (task -> name) is given."""
+    header = ['task', 'metric', 'value (%)']
+    if evaluators is not None:
+        header.append('evaluator')
+    rows = [header]
     for task, row in table.items():
         for i, (name, value) in enumerate(row.items()):
-            rows.append([task if i == 0 else '', name, f'{value:.2f}'])
+            line = [task if i == 0 else '', name, f'{value:.2f}']
+            if evaluators is not None:
+                line.append(evaluators.get(task, '') if i == 0 else '')
+            rows.append(line)
     return AsciiTable(rows).table
 
 
 @HOOKS.register_module()
 class TaskMetricsTableHook(Hook):
-    """After validation/testing, print PQ, AP and mIoU as one table and save it as
-    ``<work_dir>/<prefix>_<mode>.json``.
+    """After validation/testing, print PQ, AP and mIoU (and the evaluator each
+    comes from) as one table and save it as ``<work_dir>/<prefix>_<mode>.json``:
+    ``{task: {metric: value}, 'evaluators': {task: evaluator}, 'iteration': i}``.
 
     Args:
         prefix (str): JSON file name prefix. Defaults to 'task_metrics'.
@@ -59,11 +88,13 @@ class TaskMetricsTableHook(Hook):
         table = task_metrics(metrics)
         if not table:
             return
-        print_log(f'Three-task results ({mode}):\n' + format_task_metrics(table),
-                  logger='current')
+        evaluators = task_evaluators(metrics)
+        print_log(f'Three-task results ({mode}):\n' +
+                  format_task_metrics(table, evaluators), logger='current')
         path = osp.join(runner.work_dir, f'{self.prefix}_{mode}.json')
         with open(path, 'w') as f:
-            json.dump(dict(table, iteration=runner.iter), f, indent=2)
+            json.dump(dict(table, evaluators=evaluators, iteration=runner.iter), f,
+                      indent=2)
         print_log(f'saved the table to {path}', logger='current')
 
     def after_val_epoch(self, runner, metrics=None) -> None:

@@ -1,7 +1,7 @@
 from .backbones import DiNAT  # noqa: F401
 from .contrastive_loss import QueryTextContrastiveLoss
 from .fusion_head import OneFormerFusionHead
-from .maskformer_fusion_head import SemanticMaskFormerFusionHead  # noqa: F401
+from .semantic_maskformer_fusion_head import SemanticMaskFormerFusionHead  # noqa: F401
 from .oneformer import OneFormer
 from .oneformer_head import OneFormerHead
 from .panoptic_segformer import *  # noqa: F401,F403

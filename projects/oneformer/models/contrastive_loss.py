@@ -15,12 +15,13 @@ def _gather(x: Tensor, with_grad: bool) -> Tensor:
     if world_size == 1:
         return x
     if with_grad:
-        # Autograd-aware: each rank's gradient w.r.t. the gathered rows is sent back
-        # to the rank that owns them and summed there.
+        # Autograd-aware, as the release's diffdist all_gather: each rank's
+        # gradient w.r.t. the gathered rows is sent back to the rank that owns
+        # them and summed there.
         from torch.distributed.nn.functional import all_gather as all_gather_grad
         return torch.cat(all_gather_grad(x), dim=0)
     parts = all_gather(x.detach())
-    parts[rank] = x  # the released dist_collect: gradient to the local part only
+    parts[rank] = x  # other ranks' rows as constants
     return torch.cat(parts, dim=0)
 
 
@@ -38,18 +39,20 @@ class QueryTextContrastiveLoss(nn.Module):
         loss_weight (float): lambda of Eq. 2. Defaults to 0.5.
         init_temperature (float): initial tau. Defaults to 0.07.
         max_logit_scale (float): clamp of exp(logit_scale). Defaults to 100.
-        gather_with_grad (bool): False (default) is the released behaviour: other
-            ranks' features enter as constants, so a rank's inputs only get the
-            gradient of its own rows and the DDP-averaged gradient lacks the
-            cross-rank terms (it depends on the number of GPUs). True gathers with
-            autograd, which gives exactly the single-process gradient.
+        gather_with_grad (bool): True (default) is the released behaviour: the
+            gather is autograd-aware (diffdist 0.1's all_gather, whose backward
+            sums on each rank the gradients every rank sends to its rows), so the
+            DDP-averaged gradient equals the single-process gradient of the
+            global batch. False enters other ranks' features as constants: a
+            rank's inputs then get only the gradient of its own loss rows, and
+            the result depends on the number of GPUs.
     """
 
     def __init__(self,
                  loss_weight: float = 0.5,
                  init_temperature: float = 0.07,
                  max_logit_scale: float = 100.0,
-                 gather_with_grad: bool = False) -> None:
+                 gather_with_grad: bool = True) -> None:
         super().__init__()
         self.loss_weight = loss_weight
         self.max_logit_scale = max_logit_scale

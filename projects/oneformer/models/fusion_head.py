@@ -10,15 +10,8 @@ from torch import Tensor
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from .task_token import check_tasks
+from ..tasks import TASK_SPECS, check_tasks
 
-# Released inference rules. `filter_low_score` restricts each panoptic segment
-# to its own sigmoid >= 0.5 area, as the released panoptic inference does.
-_DEFAULT_TEST_CFG = dict(
-    object_mask_thr=0.8, iou_thr=0.8, filter_low_score=True)
-
-_RESULT_KEYS = dict(
-    panoptic='pan_results', instance='ins_results', semantic='sem_results')
 
 
 def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
@@ -47,9 +40,16 @@ class OneFormerFusionHead(MaskFormerFusionHead):
     the detector sets it to the number of queries N).
     """
 
+    # Released inference rules. `filter_low_score` restricts each panoptic
+    # segment to its own sigmoid >= 0.5 area, as the released panoptic
+    # inference does.
+    DEFAULT_TEST_CFG = dict(
+        object_mask_thr=0.8, iou_thr=0.8, filter_low_score=True)
+
     def __init__(self, *args, test_cfg=None, **kwargs) -> None:
         super().__init__(*args, test_cfg=test_cfg, **kwargs)
-        self.test_cfg = ConfigDict({**_DEFAULT_TEST_CFG, **(test_cfg or {})})
+        self.test_cfg = ConfigDict({**self.DEFAULT_TEST_CFG,
+                                    **(test_cfg or {})})
 
     def semantic_postprocess(self, mask_cls: Tensor,
                              mask_pred: Tensor) -> PixelData:
@@ -65,6 +65,22 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         scores = semantic_inference(mask_cls, mask_pred)
         return PixelData(sem_seg=scores.argmax(0)[None])
 
+    def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
+                         rescale: bool = True) -> Tensor:
+        """Mask logits at the padded input [N, H_pad, W_pad] -> cropped to the
+        image and, with ``rescale``, resized to ``ori_shape``: the released
+        order, done before any inference rule."""
+        img_h, img_w = meta['img_shape'][:2]
+        mask_pred = mask_pred[:, :img_h, :img_w]
+        # a same-size bilinear resize is the identity: skip the copy
+        if rescale and tuple(meta['ori_shape'][:2]) != (img_h, img_w):
+            mask_pred = F.interpolate(
+                mask_pred[:, None],
+                size=tuple(meta['ori_shape'][:2]),
+                mode='bilinear',
+                align_corners=False)[:, 0]
+        return mask_pred
+
     def predict(self,
                 mask_cls_results: Tensor,
                 mask_pred_results: Tensor,
@@ -72,10 +88,6 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 tasks: Sequence[str],
                 rescale: bool = True) -> List[dict]:
         """Post-process one prediction per (image, task) pair.
-
-        Masks (already upsampled to the padded input) are cropped to the
-        image and resized to the original size before any inference rule, as
-        in the released code.
 
         Args:
             mask_cls_results (Tensor): Class logits [P, N, K+1].
@@ -93,17 +105,9 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         for mask_cls, mask_pred, data_sample, task in zip(
                 mask_cls_results, mask_pred_results, batch_data_samples,
                 tasks):
-            meta = data_sample.metainfo
-            img_h, img_w = meta['img_shape'][:2]
-            mask_pred = mask_pred[:, :img_h, :img_w]
-            # a same-size bilinear resize is the identity: skip the copy
-            if rescale and tuple(meta['ori_shape'][:2]) != (img_h, img_w):
-                mask_pred = F.interpolate(
-                    mask_pred[:, None],
-                    size=tuple(meta['ori_shape'][:2]),
-                    mode='bilinear',
-                    align_corners=False)[:, 0]
+            mask_pred = self.crop_and_rescale(mask_pred, data_sample.metainfo,
+                                              rescale)
             postprocess = getattr(self, f'{task}_postprocess')
             results.append(
-                {_RESULT_KEYS[task]: postprocess(mask_cls, mask_pred)})
+                {TASK_SPECS[task].result_key: postprocess(mask_cls, mask_pred)})
         return results

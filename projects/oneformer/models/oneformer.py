@@ -10,12 +10,9 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
 from .oneformer_head import drop_keys
-from .task_token import check_tasks
+from ..tasks import TASK_SPECS, check_tasks
 
-_PRED_FIELDS = dict(
-    pan_results='pred_panoptic_seg',
-    ins_results='pred_instances',
-    sem_results='pred_sem_seg')
+_PRED_FIELDS = {spec.result_key: spec.pred_field for spec in TASK_SPECS.values()}
 
 
 @MODELS.register_module()

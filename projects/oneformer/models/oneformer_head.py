@@ -4,6 +4,7 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmcv.ops import MultiScaleDeformableAttention
 from torch import Tensor, nn
 
 from mmdet.models.dense_heads import Mask2FormerHead
@@ -70,7 +71,32 @@ class OneFormerHead(Mask2FormerHead):
         return self.transformer_decoder.post_norm
 
     def init_weights(self) -> None:
+        """The released initialisation.
+
+        mmdet's ``Mask2FormerHead.init_weights`` draws every matrix of the
+        masked decoder and of the pixel decoder's deformable encoder with
+        ``xavier_normal_``. The release draws them with ``xavier_uniform_``
+        (``_reset_parameters`` of its self-/cross-attention and FFN layers and
+        of ``MSDeformAttnTransformerEncoderOnly``), the latter followed by the
+        deformable attentions' own reset (zero offsets and attention weights,
+        the offset grid as bias, xavier-uniform value/output projections);
+        those are redrawn here. Everything else (1x1 projections, lateral and
+        output convs, ``normal_`` level encoding, default ``nn.Linear`` /
+        ``nn.Embedding`` init of the heads and tables) already matches. The
+        query initialiser (the released class transformer) inits itself.
+        """
         super().init_weights()
+        encoder = getattr(self.pixel_decoder, 'encoder', None)
+        if encoder is not None:
+            for p in encoder.parameters():
+                if p.dim() > 1:
+                    nn.init.xavier_uniform_(p)
+            for m in encoder.modules():
+                if isinstance(m, MultiScaleDeformableAttention):
+                    m.init_weights()
+        for p in self.transformer_decoder.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
         self.query_initialiser.init_weights()
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,

@@ -6,16 +6,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmdet.registry import MODELS
-
-TASKS = ('panoptic', 'instance', 'semantic')
-
-
-def check_tasks(tasks: Sequence[str]) -> None:
-    """Raise a ValueError naming the valid tasks if any entry is unknown."""
-    unknown = sorted({t for t in tasks if t not in TASKS})
-    if unknown:
-        raise ValueError(f'Unknown OneFormer task(s) {unknown}; valid tasks '
-                         f"are {', '.join(repr(t) for t in TASKS)}.")
+from ..tasks import TASKS, check_tasks
 
 
 @MODELS.register_module()

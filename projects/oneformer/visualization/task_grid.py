@@ -6,8 +6,7 @@ import numpy as np
 from mmdet.structures import DetDataSample
 from mmdet.visualization import DetLocalVisualizer
 
-TASK_FIELDS = dict(panoptic='pred_panoptic_seg', instance='pred_instances',
-                   semantic='pred_sem_seg')
+from ..tasks import TASK_SPECS
 
 
 def draw_task_panels(visualizer: DetLocalVisualizer, image: np.ndarray,
@@ -26,7 +25,7 @@ def draw_task_panels(visualizer: DetLocalVisualizer, image: np.ndarray,
     panels = []
     num_classes = len(visualizer.dataset_meta['classes'])
     for task in tasks:
-        field = TASK_FIELDS[task]
+        field = TASK_SPECS[task].pred_field
         if field not in data_sample:
             continue
         if task == 'panoptic' and not (

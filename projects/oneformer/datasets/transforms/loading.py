@@ -3,7 +3,7 @@ from typing import Optional
 
 import mmcv
 import numpy as np
-from mmcv.transforms import BaseTransform
+from mmcv.transforms import LoadAnnotations
 from mmdet.datasets.transforms import LoadPanopticAnnotations
 from mmdet.registry import TRANSFORMS
 from mmengine import fileio
@@ -52,9 +52,11 @@ class LoadStrictPanopticAnnotations(LoadPanopticAnnotations):
 
 
 @TRANSFORMS.register_module()
-class LoadSceneParsingSemSeg(BaseTransform):
+class LoadSceneParsingSemSeg(LoadAnnotations):
     """ADE20K's SceneParsing semantic map as ``gt_seg_map``: the released mIoU
-    ground truth (``ade20k_sem_seg_val``).
+    ground truth (``ade20k_sem_seg_val``). An mmcv ``LoadAnnotations`` that
+    loads only the segmentation map, so pipelines for unannotated images drop
+    it like every annotation loader.
 
     It labels every pixel of the 150 classes, also thing pixels that no
     instance covers, which the panoptic PNG leaves void. Values 0 (other) ->
@@ -66,9 +68,10 @@ class LoadSceneParsingSemSeg(BaseTransform):
     """
 
     def __init__(self, backend_args: Optional[dict] = None) -> None:
-        self.backend_args = backend_args
+        super().__init__(with_bbox=False, with_label=False, with_seg=True,
+                         imdecode_backend='pillow', backend_args=backend_args)
 
-    def transform(self, results: dict) -> dict:
+    def _load_seg_map(self, results: dict) -> None:
         path = results['sem_seg_path']
         try:
             data = fileio.get(path, backend_args=self.backend_args)
@@ -76,9 +79,9 @@ class LoadSceneParsingSemSeg(BaseTransform):
             raise FileNotFoundError(
                 f"SceneParsing map of image {results.get('img_id')} not found: "
                 f'{path}') from err
-        seg = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
+        seg = mmcv.imfrombytes(data, flag='unchanged',
+                               backend=self.imdecode_backend)
         if seg.ndim != 2:
             raise ValueError(f'{path}: a SceneParsing map has one channel, got '
                              f'shape {seg.shape}')
         results['gt_seg_map'] = results['sem_seg_lut'][seg]
-        return results

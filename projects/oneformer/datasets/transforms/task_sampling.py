@@ -11,10 +11,8 @@ from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
 
-TASK_ORDER = ('semantic', 'instance', 'panoptic')
-# "a/an {task} photo": the text of a no-object slot.
-PAD_TEXTS = dict(semantic='a semantic photo', instance='an instance photo',
-                 panoptic='a panoptic photo')
+from ...tasks import SAMPLING_ORDER, TASK_SPECS
+from ..class_order import release_rank, release_sort
 
 
 @TRANSFORMS.register_module()
@@ -24,9 +22,10 @@ class OneFormerTaskSampling(BaseTransform):
     Per task, from the panoptic annotation (crowd segments and empty masks skipped):
     semantic: one mask per class present (a thing class's instances merged);
     instance: one mask per thing segment; panoptic: one mask per thing segment and one
-    per stuff class. The text list has ``num_texts`` entries: ``pad_texts[task]`` in
-    every slot, then, class by class in label order, ``text_template`` once per mask
-    of that class, truncated at ``num_texts``.
+    per stuff class. The text list has ``num_texts`` entries: the task's pad text in
+    every slot, then, class by class in the release's class order (the metainfo's
+    ``release_classes``, else label order), ``text_template`` once per mask of that
+    class, truncated at ``num_texts``.
 
     Required keys: ``gt_masks`` (non-crowd thing instances, as mmdet's panoptic loader
     gives them), ``gt_bboxes_labels``, ``gt_seg_map`` (class per pixel, 255 void).
@@ -62,12 +61,12 @@ class OneFormerTaskSampling(BaseTransform):
                  num_things_classes: Optional[int] = None,
                  text_template: str = 'a photo with a {}',
                  context_length: int = 77) -> None:
-        unknown = sorted(set(task_probs) - set(TASK_ORDER) |
-                         ({task} - set(TASK_ORDER) if task else set()))
+        unknown = sorted(set(task_probs) - set(SAMPLING_ORDER) |
+                         ({task} - set(SAMPLING_ORDER) if task else set()))
         if unknown:
             raise ValueError(f'Unknown OneFormer task(s) {unknown}; valid tasks are '
-                             f"{', '.join(repr(t) for t in TASK_ORDER)}.")
-        probs = np.array([task_probs.get(t, 0.0) for t in TASK_ORDER])
+                             f"{', '.join(repr(t) for t in SAMPLING_ORDER)}.")
+        probs = np.array([task_probs.get(t, 0.0) for t in SAMPLING_ORDER])
         if task is None and (probs.min() < 0 or abs(probs.sum() - 1) > 1e-6):
             raise ValueError(f'task_probs must be >= 0 and sum to 1, got {task_probs}')
         self.num_texts = num_texts
@@ -77,6 +76,7 @@ class OneFormerTaskSampling(BaseTransform):
         self.context_length = context_length
         self.class_names = None
         self.num_things_classes = num_things_classes
+        self.release_rank = None
         if class_names is not None:
             self._set_classes(class_names, num_things_classes)
 
@@ -85,8 +85,10 @@ class OneFormerTaskSampling(BaseTransform):
         self.num_texts = num_texts
 
     def set_dataset_meta(self, metainfo: dict) -> None:
-        """Take class names (and the thing count) from a dataset's metainfo."""
+        """Take class names, the thing count and the release's class order from
+        a dataset's metainfo."""
         if self.class_names is None:
+            self.release_rank = release_rank(metainfo)
             things = metainfo.get('thing_classes')
             self._set_classes(
                 metainfo['classes'], self.num_things_classes
@@ -102,18 +104,18 @@ class OneFormerTaskSampling(BaseTransform):
         self.num_things_classes = num_things_classes
         # Texts are drawn from a small fixed set: tokenize each once.
         texts = [self.text_template.format(n) for n in self.class_names]
-        texts += [PAD_TEXTS[t] for t in TASK_ORDER]
+        texts += [TASK_SPECS[t].pad_text for t in SAMPLING_ORDER]
         tokens = open_clip.tokenize(texts, context_length=self.context_length)
         self._class_tokens = tokens[:len(self.class_names)]
-        self._pad_tokens = dict(zip(TASK_ORDER, tokens[len(self.class_names):]))
+        self._pad_tokens = dict(zip(SAMPLING_ORDER, tokens[len(self.class_names):]))
 
     @cache_randomness
     def _sample_task(self) -> str:
         if self.task is not None:
             return self.task
         u = np.random.rand()
-        return TASK_ORDER[min(int(np.searchsorted(self.cum_probs, u, side='right')),
-                              len(TASK_ORDER) - 1)]
+        return SAMPLING_ORDER[min(int(np.searchsorted(self.cum_probs, u, side='right')),
+                              len(SAMPLING_ORDER) - 1)]
 
     def _targets(self, task: str, results: dict):
         """Masks [M, H, W] (bool) and labels [M] of ``task``."""
@@ -171,15 +173,15 @@ class OneFormerTaskSampling(BaseTransform):
         results['gt_ignore_flags'] = np.zeros(len(labels), dtype=bool)
         del results['gt_seg_map']
         results['task'] = task
-        # Sorted labels walk the classes in label order, once per mask.
-        ordered = np.sort(labels)[:self.num_texts]
+        # One text per mask, walking the classes in the release's order.
+        ordered = release_sort(labels, self.release_rank)[:self.num_texts]
         results['texts'] = ([self.text_template.format(self.class_names[i])
                              for i in ordered] +
-                            [PAD_TEXTS[task]] * (self.num_texts - len(ordered)))
+                            [TASK_SPECS[task].pad_text] * (self.num_texts - len(ordered)))
         results['text_tokens'] = self.text_tokens(task, ordered)
         return results
 
     def __repr__(self) -> str:
         probs = np.diff(np.concatenate([[0.0], self.cum_probs]))
         return (f'{self.__class__.__name__}(num_texts={self.num_texts}, '
-                f'task={self.task!r}, task_probs={dict(zip(TASK_ORDER, probs))})')
+                f'task={self.task!r}, task_probs={dict(zip(SAMPLING_ORDER, probs))})')

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmdet.structures import DetDataSample
 
 import projects.oneformer  # noqa: F401
-from projects.oneformer.models.maskformer_fusion_head import \
+from projects.oneformer.models.semantic_maskformer_fusion_head import \
     SemanticMaskFormerFusionHead
 
 
