@@ -99,7 +99,7 @@ def test_attention_mask_from_resized_features(model, feats):
             _, _, expected = head._forward_head(query, mask_features, size)
             resized = torch.nn.functional.interpolate(
                 mask_features, size, mode='bilinear', align_corners=False)
-            blocked = head._attention_mask(query, resized)
+            blocked = head._attention_mask(query, 0, level_features=[resized])
             logits = torch.einsum('bqc,bchw->bqhw',
                                   head.mask_embed(head.decoder_norm(query)),
                                   resized).flatten(2)

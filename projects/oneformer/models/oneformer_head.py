@@ -1,5 +1,6 @@
 """OneFormer head: pixel decoder + task-conditioned masked decoder."""
 import copy
+import functools
 from typing import List, Optional, Tuple
 
 import torch
@@ -11,8 +12,8 @@ from mmdet.models.dense_heads import Mask2FormerHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
-from .task_batching import (cross_attend, group_tasks, self_attend,
-                            ungroup_tasks)
+from .transformer_decoder import (OneFormerTransformerDecoder, group_tasks,
+                                  unblock_full_rows, ungroup_tasks)
 
 
 def drop_keys(state_dict: dict, prefix: str) -> None:
@@ -23,12 +24,6 @@ def drop_keys(state_dict: dict, prefix: str) -> None:
     """
     for key in [k for k in state_dict if k.startswith(prefix)]:
         del state_dict[key]
-
-
-def unblock_full_rows(blocked: Tensor) -> Tensor:
-    """Masked-attention mask [..., Q, L] (True = blocked) with the rows that
-    block every key unblocked: such a query would attend to nothing."""
-    return blocked & ~blocked.all(-1, keepdim=True)
 
 
 @MODELS.register_module()
@@ -58,6 +53,14 @@ class OneFormerHead(Mask2FormerHead):
                  **kwargs) -> None:
         super().__init__(**kwargs)
         del self.query_feat
+        # mmdet builds the decoder with its own layer class: the same layers,
+        # run on (image, task) pairs, with the same initial values and without
+        # shifting the random draws of what follows
+        built = self.transformer_decoder
+        with torch.random.fork_rng(devices=[]):
+            self.transformer_decoder = OneFormerTransformerDecoder(
+                **kwargs['transformer_decoder'])
+        self.transformer_decoder.load_state_dict(built.state_dict())
         query_initialiser = copy.deepcopy(query_initialiser)
         query_initialiser.setdefault('in_channels', kwargs['out_channels'])
         self.query_initialiser = MODELS.build(query_initialiser)
@@ -123,13 +126,14 @@ class OneFormerHead(Mask2FormerHead):
         num_tasks: int = 1,
         all_predictions: bool = True
     ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
-        """
+        """Pixel decoder -> query initialiser -> masked decoder -> predictions.
+
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
             task_tokens (Tensor): Task tokens (not normed) [B*T, C], T per
                 image, image-major (row b * T + t is task t of image b). The
                 backbone and pixel decoder run once per image; see
-                ``task_batching`` for how the tasks share the decoder.
+                ``transformer_decoder`` for how the tasks share the decoder.
             num_tasks (int): T. Defaults to 1.
             all_predictions (bool): Return the ``num_layers + 1`` predictions
                 (training: the first ones are auxiliary). When False (inference)
@@ -146,19 +150,8 @@ class OneFormerHead(Mask2FormerHead):
         with torch.autocast(x[0].device.type, enabled=False):
             mask_features, memories = self.pixel_decoder(
                 [f.float() for f in x])
-        batch_size = mask_features.shape[0]
-        num_levels = self.num_transformer_feat_level
-
-        decoder_inputs = []
-        decoder_pos = []
-        for i in range(num_levels):
-            feat = self.decoder_input_projs[i](memories[i])
-            feat = feat.flatten(2).transpose(1, 2)
-            decoder_inputs.append(feat + self.level_embed.weight[i])
-            pos = self.decoder_positional_encoding(
-                feat.new_zeros(
-                    (batch_size, ) + memories[i].shape[-2:], dtype=bool))
-            decoder_pos.append(pos.flatten(2).transpose(1, 2))
+        levels = [self._decoder_memory(memory, i)
+                  for i, memory in enumerate(memories)]
 
         query_embed = self.query_embed.weight
         queries = self.query_initialiser(
@@ -168,44 +161,19 @@ class OneFormerHead(Mask2FormerHead):
 
         cls_preds, mask_preds = [], []
         if all_predictions:
-
-            def attention_mask(query: Tensor, level: int) -> Tensor:
-                # Prediction heads on an image's T*N queries at once; the
-                # attention mask comes out in the grouped layout the
-                # cross-attention needs.
-                cls_pred, mask_pred, blocked = self._forward_head(
-                    group_tasks(query, num_tasks), mask_features,
-                    memories[level].shape[-2:])
-                cls_preds.append(ungroup_tasks(cls_pred, num_tasks))
-                mask_preds.append(ungroup_tasks(mask_pred, num_tasks))
-                return unblock_full_rows(blocked)
+            mask_fn = functools.partial(
+                self._predict_with_mask, mask_features=mask_features,
+                sizes=[m.shape[-2:] for m in memories], num_tasks=num_tasks,
+                out=(cls_preds, mask_preds))
         else:
-            level_features = [
-                F.interpolate(mask_features, memories[level].shape[-2:],
-                              mode='bilinear', align_corners=False)
-                for level in range(num_levels)
-            ]
-
-            def attention_mask(query: Tensor, level: int) -> Tensor:
-                return self._attention_mask(
-                    group_tasks(query, num_tasks), level_features[level])
-
-        attn_mask = attention_mask(queries, 0)
-        query = queries
-        num_layers = len(self.transformer_decoder.layers)
-        # mmdet's Mask2FormerTransformerDecoderLayer order (cross-attn,
-        # self-attn, FFN, each post-normed); levels fed round-robin.
-        for i, layer in enumerate(self.transformer_decoder.layers):
-            level = i % num_levels
-            query = cross_attend(
-                layer.cross_attn, query, query_pos, num_tasks,
-                key=decoder_inputs[level], value=decoder_inputs[level],
-                key_pos=decoder_pos[level], attn_mask=attn_mask)
-            query = layer.norms[0](query)
-            query = self_attend(layer.self_attn, query, query_pos)
-            query = layer.norms[2](layer.ffn(layer.norms[1](query)))
-            if all_predictions or i + 1 < num_layers:
-                attn_mask = attention_mask(query, (i + 1) % num_levels)
+            mask_fn = functools.partial(
+                self._attention_mask, num_tasks=num_tasks,
+                level_features=[
+                    F.interpolate(mask_features, m.shape[-2:],
+                                  mode='bilinear', align_corners=False)
+                    for m in memories])
+        query = self.transformer_decoder(queries, query_pos, levels, mask_fn,
+                                         num_tasks, final_mask=all_predictions)
         if not all_predictions:
             query = self.decoder_norm(query)
             # a matmul on the flattened features: einsum would copy them
@@ -218,22 +186,53 @@ class OneFormerHead(Mask2FormerHead):
                     -1, mask_features.shape[-2:]))
         return cls_preds, mask_preds, queries
 
-    def _attention_mask(self, query: Tensor, level_features: Tensor) -> Tensor:
-        """Masked-attention mask of queries [B, Q, C] on one level.
+    def _decoder_memory(self, memory: Tensor,
+                        level: int) -> Tuple[Tensor, Tensor]:
+        """One pixel-decoder level [B, C, h, w] as the masked decoder's
+        memory: projected, plus the level embedding [B, h*w, C], and its sine
+        positions [B, h*w, C]."""
+        feat = self.decoder_input_projs[level](memory).flatten(2).transpose(
+            1, 2)
+        pos = self.decoder_positional_encoding(
+            memory.new_zeros((memory.shape[0], ) + memory.shape[-2:],
+                             dtype=torch.bool))
+        return (feat + self.level_embed.weight[level],
+                pos.flatten(2).transpose(1, 2))
+
+    def _predict_with_mask(self, query: Tensor, level: int, *,
+                           mask_features: Tensor, sizes: List, num_tasks: int,
+                           out: Tuple[List, List]) -> Tensor:
+        """Training: Mask2Former's prediction heads on an image's T*N queries
+        at once (predictions appended to ``out``) and the attention mask on
+        ``level`` from the stride-4 mask logits, as released, in the grouped
+        layout the cross-attention needs."""
+        cls_pred, mask_pred, blocked = self._forward_head(
+            group_tasks(query, num_tasks), mask_features, sizes[level])
+        out[0].append(ungroup_tasks(cls_pred, num_tasks))
+        out[1].append(ungroup_tasks(mask_pred, num_tasks))
+        return unblock_full_rows(blocked)
+
+    def _attention_mask(self, query: Tensor, level: int, *,
+                        level_features: List[Tensor],
+                        num_tasks: int = 1) -> Tensor:
+        """Inference: masked-attention mask of pair queries [B*T, N, C] on
+        one level.
 
         The released mask is sigmoid(resize(mask logits)) < 0.5 with the
         logits at stride 4. Bilinear resizing is linear in the features, so
         resize(embed . features) = embed . resize(features): the logits are
-        computed directly at the level's size, from ``level_features`` [B, C,
-        h, w] resized once per image, and sigmoid(l) < 0.5 is l < 0. Same
-        math, rounding aside, without the stride-4 masks.
+        computed directly at the level's size, from ``level_features[level]``
+        [B, C, h, w] resized once per image, and sigmoid(l) < 0.5 is l < 0.
+        Same math, rounding aside, without the stride-4 masks.
 
         Returns:
-            Tensor: Bool [B*heads, Q, h*w], True = blocked; a query whose mask
-            blocks every key is unblocked.
+            Tensor: Bool [B*heads, T*N, h*w], True = blocked, grouped by
+            image; a query whose mask blocks every key is unblocked.
         """
-        mask_embed = self.mask_embed(self.decoder_norm(query))
-        blocked = torch.matmul(mask_embed, level_features.flatten(2)) < 0
+        mask_embed = self.mask_embed(
+            self.decoder_norm(group_tasks(query, num_tasks)))
+        blocked = torch.matmul(mask_embed,
+                               level_features[level].flatten(2)) < 0
         return unblock_full_rows(blocked).repeat_interleave(
             self.num_heads, dim=0)
 

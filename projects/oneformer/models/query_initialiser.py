@@ -11,10 +11,10 @@ from mmcv.cnn import Conv2d
 from mmengine.model import BaseModule, caffe2_xavier_init
 from torch import Tensor, nn
 
-from mmdet.models.layers import DetrTransformerDecoder, SinePositionalEncoding
+from mmdet.models.layers import SinePositionalEncoding
 from mmdet.registry import MODELS
 from mmdet.utils import ConfigType
-from .task_batching import cross_attend, self_attend
+from .transformer_decoder import OneFormerQueryDecoder
 
 _DEFAULT_DECODER = dict(
     num_layers=2,
@@ -38,7 +38,8 @@ class OneFormerQueryInitialiser(BaseModule):
 
     mmdet's post-norm ``DetrTransformerDecoderLayer`` (self-attn -> norm ->
     cross-attn -> norm -> FFN -> norm, positions added to queries/keys only)
-    has the released DETR decoder's math, so it is reused as is.
+    has the released DETR decoder's math; ``OneFormerQueryDecoder`` runs it
+    on (image, task) pairs.
 
     Args:
         in_channels (int): Channels of the stride-4 mask features.
@@ -57,7 +58,7 @@ class OneFormerQueryInitialiser(BaseModule):
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         # deepcopy: mmdet's layers write `batch_first` into their cfg dicts.
-        self.decoder = DetrTransformerDecoder(
+        self.decoder = OneFormerQueryDecoder(
             return_intermediate=False, **copy.deepcopy(decoder))
         self.embed_dims = self.decoder.embed_dims
         self.class_input_proj = Conv2d(
@@ -79,7 +80,8 @@ class OneFormerQueryInitialiser(BaseModule):
         """
         Args:
             task_tokens (Tensor): Task tokens already normed by the shared
-                ``decoder_norm``, [B*T, C], image-major (see task_batching).
+                ``decoder_norm``, [B*T, C], image-major (see
+                ``transformer_decoder``).
             mask_features (Tensor): Stride-4 mask features of the B images,
                 [B, C_in, H, W].
             query_pos (Tensor): Query positions, rows 0..N-2 of the query
@@ -96,15 +98,8 @@ class OneFormerQueryInitialiser(BaseModule):
         proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
         query = task_tokens.unsqueeze(1).expand(-1, query_pos.shape[0], -1)
         query_pos = query_pos.unsqueeze(0).expand(len(task_tokens), -1, -1)
-        # mmdet's DetrTransformerDecoderLayer order (self-attn, cross-attn, FFN,
-        # each post-normed), with the cross-attention shared by an image's tasks.
-        for layer in self.decoder.layers:
-            query = self_attend(layer.self_attn, query, query_pos)
-            query = layer.norms[0](query)
-            # Released quirk, kept for weight compatibility: values are the sine
-            # encoding and keys add the projected features on top of it.
-            query = cross_attend(layer.cross_attn, query, query_pos, num_tasks,
-                                 key=pos, value=pos, key_pos=proj)
-            query = layer.norms[2](layer.ffn(layer.norms[1](query)))
-        query = self.decoder.post_norm(query)
+        # Released quirk, kept for weight compatibility: values are the sine
+        # encoding and keys add the projected features on top of it.
+        query = self.decoder(query, query_pos, key=pos, value=pos,
+                             key_pos=proj, num_tasks=num_tasks)
         return torch.cat([query, task_tokens.unsqueeze(1)], dim=1)

@@ -1,0 +1,238 @@
+"""OneFormer's transformer decoders, run on several task tokens per image.
+
+Each (image, task) pair has its own N queries, but all tasks of an image attend
+to the same memory (pixel-decoder features). Cross-attention treats every query
+independently, so the T*N queries of an image's T tasks attend to ONE copy of
+its memory at once: the memory's key/value projections are computed once per
+image instead of once per task, with the same result for every query.
+Self-attention mixes queries and stays per (image, task) pair. Pairs are
+ordered image-major: pair b * T + t is task t of image b.
+
+Two decoders use this: the masked-attention decoder (Mask2Former's layers:
+cross-attn, self-attn, FFN) and the query initialiser's 2-layer DETR decoder
+(self-attn, cross-attn, FFN), each layer post-normed. The layers are mmdet's,
+with ``forward`` taking the task count and attention that skips the
+head-averaged weights.
+"""
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention
+from torch import Tensor
+from torch.nn import ModuleList
+
+from mmdet.models.layers import (DetrTransformerDecoder,
+                                 DetrTransformerDecoderLayer,
+                                 Mask2FormerTransformerDecoder,
+                                 Mask2FormerTransformerDecoderLayer)
+
+
+def group_tasks(x: Tensor, num_tasks: int) -> Tensor:
+    """Pairs -> images: [B*T, Q, ...] -> [B, T*Q, ...] (a view)."""
+    return x.reshape(x.shape[0] // num_tasks, num_tasks * x.shape[1],
+                     *x.shape[2:])
+
+
+def ungroup_tasks(x: Tensor, num_tasks: int) -> Tensor:
+    """Images -> pairs: [B, T*Q, ...] -> [B*T, Q, ...] (a view)."""
+    return x.reshape(x.shape[0] * num_tasks, x.shape[1] // num_tasks,
+                     *x.shape[2:])
+
+
+def unblock_full_rows(blocked: Tensor) -> Tensor:
+    """Masked-attention mask [..., Q, L] (True = blocked) with the rows that
+    block every key unblocked: such a query would attend to nothing."""
+    return blocked & ~blocked.all(-1, keepdim=True)
+
+
+class FusedMultiheadAttention(MultiheadAttention):
+    """mmcv ``MultiheadAttention`` (batch first) that does not ask for the
+    attention weights.
+
+    The same math and parameters: positions added to queries and keys,
+    residual, dropout. mmcv's forward always asks ``nn.MultiheadAttention`` for
+    the head-averaged weights, which materialises the [B, heads, Q, L]
+    probabilities; without them torch runs its fused scaled-dot-product kernel
+    (the query initialiser attends to all H/4 x W/4 positions).
+    """
+
+    def forward(self,
+                query: Tensor,
+                key: Tensor,
+                value: Tensor,
+                query_pos: Optional[Tensor] = None,
+                key_pos: Optional[Tensor] = None,
+                attn_mask: Optional[Tensor] = None) -> Tensor:
+        """
+        Args:
+            query (Tensor): [B, Q, C]; ``key`` / ``value`` [B, L, C];
+                positions likewise.
+            attn_mask (Tensor, optional): Bool, True = blocked,
+                [B*heads, Q, L].
+        """
+        query_in = query if query_pos is None else query + query_pos
+        if key_pos is not None:
+            key = key + key_pos
+        out = self.attn(query_in.transpose(0, 1), key.transpose(0, 1),
+                        value.transpose(0, 1), attn_mask=attn_mask,
+                        need_weights=False)[0]
+        return query + self.dropout_layer(self.proj_drop(out.transpose(0, 1)))
+
+
+def _init_fused_layers(layer) -> None:
+    """mmdet's ``DetrTransformerDecoderLayer._init_layers`` with
+    :class:`FusedMultiheadAttention`: the same modules, built in the same
+    order."""
+    layer.self_attn = FusedMultiheadAttention(**layer.self_attn_cfg)
+    layer.cross_attn = FusedMultiheadAttention(**layer.cross_attn_cfg)
+    layer.embed_dims = layer.self_attn.embed_dims
+    layer.ffn = FFN(**layer.ffn_cfg)
+    layer.norms = ModuleList(
+        [build_norm_layer(layer.norm_cfg, layer.embed_dims)[1]
+         for _ in range(3)])
+
+
+class TaskGroupedMaskedDecoderLayer(Mask2FormerTransformerDecoderLayer):
+    """mmdet's Mask2Former decoder layer (cross-attn, self-attn, FFN, each
+    post-normed), its cross-attention shared by an image's tasks."""
+
+    def _init_layers(self) -> None:
+        _init_fused_layers(self)
+
+    def forward(self,
+                query: Tensor,
+                query_pos: Tensor,
+                memory: Tensor,
+                memory_pos: Tensor,
+                attn_mask: Optional[Tensor] = None,
+                num_tasks: int = 1) -> Tensor:
+        """
+        Args:
+            query (Tensor): Pair queries [B*T, N, C]; ``query_pos`` likewise.
+            memory (Tensor): One level of the image's memory [B, L, C];
+                ``memory_pos`` likewise.
+            attn_mask (Tensor, optional): Per image, in the grouped layout
+                [B*heads, T*N, L], True = blocked.
+            num_tasks (int): T.
+
+        Returns:
+            Tensor: [B*T, N, C].
+        """
+        query = ungroup_tasks(
+            self.cross_attn(
+                group_tasks(query, num_tasks), memory, memory,
+                group_tasks(query_pos, num_tasks), memory_pos, attn_mask),
+            num_tasks)
+        query = self.norms[0](query)
+        query = self.norms[1](
+            self.self_attn(query, query, query, query_pos, query_pos))
+        return self.norms[2](self.ffn(query))
+
+
+class TaskGroupedDetrDecoderLayer(DetrTransformerDecoderLayer):
+    """mmdet's DETR decoder layer (self-attn, cross-attn, FFN, each
+    post-normed, positions added to queries and keys only), its
+    cross-attention shared by an image's tasks."""
+
+    def _init_layers(self) -> None:
+        _init_fused_layers(self)
+
+    def forward(self,
+                query: Tensor,
+                query_pos: Tensor,
+                key: Tensor,
+                value: Tensor,
+                key_pos: Tensor,
+                num_tasks: int = 1) -> Tensor:
+        """Pair queries [B*T, Q, C] (``query_pos`` likewise) on per-image
+        ``key`` / ``value`` / ``key_pos`` [B, L, C] -> [B*T, Q, C]."""
+        query = self.norms[0](
+            self.self_attn(query, query, query, query_pos, query_pos))
+        query = ungroup_tasks(
+            self.cross_attn(
+                group_tasks(query, num_tasks), key, value,
+                group_tasks(query_pos, num_tasks), key_pos), num_tasks)
+        return self.norms[2](self.ffn(self.norms[1](query)))
+
+
+def _build_layers(decoder, layer_type: type) -> None:
+    """mmdet decoders' ``_init_layers`` with ``layer_type`` layers."""
+    decoder.layers = ModuleList(
+        [layer_type(**decoder.layer_cfg) for _ in range(decoder.num_layers)])
+    decoder.embed_dims = decoder.layers[0].embed_dims
+    decoder.post_norm = build_norm_layer(decoder.post_norm_cfg,
+                                         decoder.embed_dims)[1]
+
+
+#: ``mask_fn(query [B*T, N, C], level) -> attn_mask`` (see
+#: :meth:`OneFormerTransformerDecoder.forward`)
+MaskFn = Callable[[Tensor, int], Optional[Tensor]]
+
+
+class OneFormerTransformerDecoder(Mask2FormerTransformerDecoder):
+    """The masked-attention decoder of Mask2Former, on (image, task) pairs.
+
+    Layer i attends to memory level ``i % L`` (round robin, stride 32 first)
+    under the attention mask that ``mask_fn`` computes from the queries
+    before it: the heads' masks, thresholded (Mask2Former Eq. 2).
+    """
+
+    def _init_layers(self) -> None:
+        _build_layers(self, TaskGroupedMaskedDecoderLayer)
+
+    def forward(self,
+                query: Tensor,
+                query_pos: Tensor,
+                memories: Sequence[Tuple[Tensor, Tensor]],
+                mask_fn: MaskFn,
+                num_tasks: int = 1,
+                final_mask: bool = False) -> Tensor:
+        """
+        Args:
+            query (Tensor): Initial pair queries [B*T, N, C]; ``query_pos``
+                likewise.
+            memories (list[tuple]): Per level, the image memory and its
+                positions, [B, L_l, C] each.
+            mask_fn (callable): ``mask_fn(query, level)`` -> the attention
+                mask of ``query`` on ``level`` [B*heads, T*N, L_level]; it is
+                called on the initial queries and after every layer but the
+                last (``final_mask``: also after the last, whose mask is
+                unused, for a ``mask_fn`` that records predictions).
+            num_tasks (int): T.
+
+        Returns:
+            Tensor: Queries after the last layer, not normed [B*T, N, C].
+        """
+        num_levels = len(memories)
+        attn_mask = mask_fn(query, 0)
+        for i, layer in enumerate(self.layers):
+            memory, memory_pos = memories[i % num_levels]
+            query = layer(query, query_pos, memory, memory_pos, attn_mask,
+                          num_tasks)
+            if final_mask or i + 1 < len(self.layers):
+                attn_mask = mask_fn(query, (i + 1) % num_levels)
+        return query
+
+
+class OneFormerQueryDecoder(DetrTransformerDecoder):
+    """The query initialiser's DETR decoder on (image, task) pairs."""
+
+    def _init_layers(self) -> None:
+        _build_layers(self, TaskGroupedDetrDecoderLayer)
+
+    def forward(self, query: Tensor, query_pos: Tensor, key: Tensor,
+                value: Tensor, key_pos: Tensor,
+                num_tasks: int = 1) -> Tensor:
+        """Pair queries [B*T, Q, C] on per-image memory [B, L, C] ->
+        post-normed queries [B*T, Q, C]."""
+        for layer in self.layers:
+            query = layer(query, query_pos, key, value, key_pos, num_tasks)
+        return self.post_norm(query)
+
+
+__all__: List[str] = [
+    'FusedMultiheadAttention', 'OneFormerQueryDecoder',
+    'OneFormerTransformerDecoder', 'TaskGroupedDetrDecoderLayer',
+    'TaskGroupedMaskedDecoderLayer', 'group_tasks', 'ungroup_tasks',
+    'unblock_full_rows'
+]
