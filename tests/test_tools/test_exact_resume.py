@@ -59,21 +59,51 @@ def _command(root, work_dir, gpus, resume=False, port=None):
             dict(_env(), PORT=str(port)))
 
 
-def _train(root, work_dir, gpus, resume=False, port=None):
+def _start(root, work_dir, gpus, resume=False, port=None):
     cmd, env = _command(root, work_dir, gpus, resume, port)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
-    log = proc.stdout + proc.stderr
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc):
+    log, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, log[-4000:]
     return log
 
 
+def _process_tree(pid):
+    """``pid`` and its descendants (torchrun starts its workers in sessions of
+    their own, so a process-group kill would leave them training)."""
+    parents = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as f:
+                    # the command name (2nd field) is parenthesised, may hold spaces
+                    parents[int(entry)] = int(f.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
+
+
+def _kill_tree(pid):
+    for member in _process_tree(pid):
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _train_then_kill(root, work_dir, gpus, port=None):
-    """Start a 2N run and ``kill -9`` its process group once iteration N's
-    checkpoint is on disk."""
+    """Start a 2N run and ``kill -9`` it (and, distributed, its workers) once
+    iteration N's checkpoint is on disk."""
     cmd, env = _command(root, work_dir, gpus, port=port)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL)
     pointer = osp.join(work_dir, 'last_checkpoint')
     deadline = time.time() + 600
     try:
@@ -84,12 +114,11 @@ def _train_then_kill(root, work_dir, gpus, port=None):
                         break
             time.sleep(0.02)
         assert proc.poll() is None, 'the run ended before it could be killed'
-        os.killpg(proc.pid, signal.SIGKILL)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _kill_tree(proc.pid)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    time.sleep(1)  # any survivor would write iteration 2N's checkpoint
     assert not osp.exists(osp.join(work_dir, f'iter_{2 * N}.pth'))
 
 
@@ -137,18 +166,20 @@ def _check_equal(straight, resumed, world_size):
 
 def test_resume_after_kill_is_bit_identical(toy_root, tmp_path):
     straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
-    _train(toy_root, straight, 1)
+    uninterrupted = _start(toy_root, straight, 1)  # runs alongside the killed run
     _train_then_kill(toy_root, split, 1)
-    log = _train(toy_root, split, 1, resume=True)
+    _finish(uninterrupted)
+    log = _finish(_start(toy_root, split, 1, resume=True))
     assert f'resumed epoch: 0, iter: {N}' in log, log[-3000:]
     _check_equal(straight, split, world_size=1)
 
 
 def test_two_process_resume_after_kill_is_bit_identical(toy_root, tmp_path):
     straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
-    _train(toy_root, straight, 2, port=29631)
+    uninterrupted = _start(toy_root, straight, 2, port=29631)
     _train_then_kill(toy_root, split, 2, port=29633)
-    log = _train(toy_root, split, 2, resume=True, port=29635)
+    _finish(uninterrupted)
+    log = _finish(_start(toy_root, split, 2, resume=True, port=29635))
     assert f'resumed epoch: 0, iter: {N}' in log, log[-3000:]
     final = _check_equal(straight, split, world_size=2)
     # diff_rank_seed: the two ranks' generators differ
