@@ -72,9 +72,14 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
         problems = self.category_problems(raw_data_info)
         if problems and self.collected_problems is None:
             raise ValueError(problems[0])
-        if problems:  # collecting (tools/misc/check_dataset.py)
-            self.collected_problems.extend(problems)
-            raw_data_info = dict(raw_data_info, raw_ann_info=[
-                ann for ann in raw_data_info['raw_ann_info']
-                if ann['category_id'] in self.cat2label])
-        return super().parse_data_info(raw_data_info)
+        if not problems:
+            return super().parse_data_info(raw_data_info)
+        # collecting (tools/misc/check_dataset.py): leave the segments out, keep
+        # their ids so that their PNG pixels are not reported a second time
+        self.collected_problems.extend(problems)
+        unknown = [ann for ann in raw_data_info['raw_ann_info']
+                   if ann['category_id'] not in self.cat2label]
+        data_info = super().parse_data_info(dict(raw_data_info, raw_ann_info=[
+            ann for ann in raw_data_info['raw_ann_info'] if ann not in unknown]))
+        data_info['unknown_category_segments'] = [ann['id'] for ann in unknown]
+        return data_info

@@ -90,8 +90,7 @@ class LoadStrictPanopticAnnotations(LoadPanopticAnnotations):
             raise ValueError(
                 f"{results.get('seg_map_path')}: the panoptic PNG of image "
                 f"{results.get('img_id')} does not decode (truncated or not a "
-                f"PNG: {str(err).strip().splitlines()[-1]}); regenerate it"
-            ) from err
+                'PNG); regenerate it') from err
         finally:
             self._current = None
 
