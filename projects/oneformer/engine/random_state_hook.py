@@ -92,7 +92,7 @@ class RandomStateHook(Hook):
     def __init__(self) -> None:
         self._states: Optional[List[dict]] = None
         self._resumed: Optional[List[dict]] = None
-        self._checkpoint_has_states = False
+        self._loaded = False
         self._before_val: Optional[dict] = None
 
     def _gather(self) -> List[dict]:
@@ -112,14 +112,13 @@ class RandomStateHook(Hook):
         # resume and load_from both come here; only a resume (iter/epoch > 0 at
         # before_train_epoch) sets the states
         self._resumed = checkpoint.get(CHECKPOINT_KEY)
-        self._checkpoint_has_states = True
+        self._loaded = True
 
     def before_train_epoch(self, runner) -> None:
         states, self._resumed = self._resumed, None
-        if not self._checkpoint_has_states or (runner.iter == 0
-                                               and runner.epoch == 0):
-            return
-        self._checkpoint_has_states = False
+        loaded, self._loaded = self._loaded, False
+        if not loaded or (runner.iter == 0 and runner.epoch == 0):
+            return  # not resumed (or load_from for fine-tuning)
         rank, world_size = get_dist_info()
         if states is None or len(states) != world_size:
             print_log(
