@@ -86,5 +86,5 @@ default_hooks = dict(
     checkpoint=dict(interval=max_iters,
                     backend_args=dict(backend='local_atomic')),
     random_state=dict(type='RandomStateHook'))
-randomness = dict(diff_rank_seed=True)
+randomness = dict(seed=None, diff_rank_seed=True)
 log_processor = dict(window_size=10)
