@@ -15,7 +15,6 @@ import projects.oneformer  # noqa: F401
 from projects.oneformer.datasets import OneFormerPanopticDataset
 from tests.utils import REPO, _load_tool, make_toy_dataset
 
-init_default_scope('mmdet')
 SIZE = 32
 TOY = osp.join(REPO, 'configs/oneformer_r18_toy.py')
 ANN = 'annotations/panoptic_train.json'
@@ -28,6 +27,7 @@ def root(tmp_path):
 
 
 def _dataset(root):
+    init_default_scope('mmdet')  # earlier tests may have left another scope
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='LoadStrictPanopticAnnotations', with_bbox=True,

@@ -23,9 +23,12 @@ def _point(work_dir, path):
         f.write(path)
 
 
-def test_auto_resume_without_checkpoint_says_so(tmp_path, capsys):
+def test_auto_resume_without_checkpoint_says_so(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr('projects.oneformer.utils.resume.print_log',
+                        lambda msg, **kwargs: logged.append(msg))
     assert resume_checkpoint('auto', str(tmp_path)) is None
-    assert 'no checkpoint to resume' in capsys.readouterr().out
+    assert 'no checkpoint to resume' in logged[0]
 
 
 def test_auto_resume_picks_last_checkpoint(tmp_path):
