@@ -111,6 +111,32 @@ def test_atomic_backend_leaves_no_partial_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth']
 
 
+def test_epoch_based_resume_is_exact(tmp_path):
+    """Epoch-based loops replay no batches: the states are set at the epoch start."""
+
+    def runner(work_dir, max_epochs, name, resume=False):
+        torch.manual_seed(0)
+        return Runner(
+            experiment_name=name, model=ToyRegressor(), work_dir=work_dir,
+            train_dataloader=dict(dataset=ToyData(), batch_size=2,
+                                  sampler=dict(type='DefaultSampler', shuffle=True),
+                                  collate_fn=dict(type='default_collate')),
+            optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-2)),
+            train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+            default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+            custom_hooks=[dict(type='RandomStateHook')],
+            randomness=dict(seed=0), resume=resume, default_scope='mmengine')
+
+    straight = runner(str(tmp_path / 'straight'), 3, 'straight_epochs')
+    straight.train()
+    runner(str(tmp_path / 'split'), 2, 'first_epochs').train()
+    resumed = runner(str(tmp_path / 'split'), 3, 'resumed_epochs', resume=True)
+    resumed.train()
+    assert resumed.epoch == 3
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
 class NotAllowed:
     pass
 
