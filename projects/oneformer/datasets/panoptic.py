@@ -77,8 +77,10 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
         # collecting (tools/misc/check_dataset.py): leave the segments out, keep
         # their ids so that their PNG pixels are not reported a second time
         self.collected_problems.extend(problems)
+        img_id = raw_data_info['raw_img_info']['img_id']
         unknown = [ann for ann in raw_data_info['raw_ann_info']
-                   if ann['category_id'] not in self.cat2label]
+                   if ann['image_id'] == img_id
+                   and ann['category_id'] not in self.cat2label]
         data_info = super().parse_data_info(dict(raw_data_info, raw_ann_info=[
             ann for ann in raw_data_info['raw_ann_info'] if ann not in unknown]))
         data_info['unknown_category_segments'] = [ann['id'] for ann in unknown]
