@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 
@@ -37,9 +38,24 @@ class ToyData(torch.utils.data.Dataset):
         return dict(inputs=x, targets=x.sum(0, keepdim=True))
 
 
-def _runner(work_dir, max_iters, resume=False, name='run', hooks=True):
+class ToyMetric(BaseMetric):
+
+    def process(self, data_batch, data_samples):
+        self.results.append(float(data_samples[0].mean()))
+
+    def compute_metrics(self, results):
+        return dict(mean=sum(results))
+
+
+def _runner(work_dir, max_iters, resume=False, name='run', hooks=True, val=False):
     torch.manual_seed(0)  # the same initial weights in every run
+    validation = dict(
+        val_dataloader=dict(dataset=ToyData(), batch_size=2,
+                            sampler=dict(type='DefaultSampler', shuffle=False),
+                            collate_fn=dict(type='default_collate')),
+        val_evaluator=dict(type=ToyMetric), val_cfg=dict()) if val else {}
     return Runner(
+        **validation,
         experiment_name=name,  # each run its own MessageHub
         model=ToyRegressor(),
         work_dir=work_dir,
@@ -48,7 +64,7 @@ def _runner(work_dir, max_iters, resume=False, name='run', hooks=True):
                               collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-2)),
         param_scheduler=dict(type='PolyLR', eta_min=0, power=0.9, end=6, by_epoch=False),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=2),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
                                            by_epoch=False,
                                            backend_args=dict(backend='local_atomic')),
@@ -80,6 +96,19 @@ def test_runner_resume_is_exact(tmp_path):
     expected = straight.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 6
     np.testing.assert_array_equal(losses, expected)
+
+
+def test_validation_leaves_the_generators_alone(tmp_path):
+    """Validation at a checkpoint's iteration draws from torch's generator (its
+    dataloader's seed) after the checkpoint is saved; the resumed run skips it."""
+    straight = _runner(str(tmp_path / 'straight'), 6, name='straight_val', val=True)
+    straight.train()
+    _runner(str(tmp_path / 'split'), 4, name='first_val', val=True).train()
+    resumed = _runner(str(tmp_path / 'split'), 6, resume=True, name='resumed_val',
+                      val=True)
+    resumed.train()
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
 
 
 def test_resume_without_random_states_drifts(tmp_path):
