@@ -4,7 +4,7 @@
 # mapper, contrastive loss) at toy width: ResNet-18 from scratch, 64-d features,
 # 20 queries (16 texts + 4 context), 3 masked-decoder layers.
 _base_ = [
-    'mmdet::_base_/default_runtime.py',
+    './_base_/default_runtime.py',
     './_base_/datasets/toy_panoptic.py',
     './_base_/models/oneformer_r50.py',
 ]

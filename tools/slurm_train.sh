@@ -12,7 +12,11 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 PY_ARGS=${@:5}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+if [ -z "$PYTHON" ]; then
+    # the project's .venv when it exists (as tools/torchrun.sh)
+    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
+fi
+echo "$0: running $PYTHON" >&2
 
 PYTHONPATH="$ROOT:$PYTHONPATH" \
 srun -p "${PARTITION}" \

@@ -6,10 +6,12 @@
 import argparse
 import os
 
+import torch
 from mmengine.config import DictAction
 
 import projects.oneformer  # noqa: F401  registers modules, torch.load allow-list
 from projects.oneformer.utils import build_runner, load_config
+from projects.oneformer.utils.resume import resume_checkpoint
 
 
 def parse_args():
@@ -48,12 +50,18 @@ def main():
             raise RuntimeError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
                                'in the config')
         cfg.auto_scale_lr.enable = True
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    if args.resume is not None:
+        # the checkpoint is checked here: mmengine trains from iteration 0 when
+        # there is none and fails inside torch.load on a truncated one
+        checkpoint = resume_checkpoint(args.resume, cfg.work_dir)
+        cfg.resume = checkpoint is not None
+        cfg.load_from = checkpoint
+        if checkpoint is not None and cfg.get('randomness', {}).get('seed') is None:
+            # the sampler is seeded before mmengine reads the checkpoint's seed
+            meta = torch.load(checkpoint, map_location='cpu', mmap=True,
+                              weights_only=True).get('meta', {})
+            if meta.get('seed') is not None:
+                cfg.setdefault('randomness', {})['seed'] = meta['seed']
     build_runner(cfg).train()
 
 

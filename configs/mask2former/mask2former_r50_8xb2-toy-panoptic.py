@@ -79,7 +79,12 @@ max_iters = 200
 param_scheduler = dict(end=max_iters, milestones=[160, 190])
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters,
                  dynamic_intervals=None)
+# the project's runtime additions (../_base_/default_runtime.py): random states in
+# checkpoints, atomic checkpoint writes, a seed per rank
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=max_iters))
+    checkpoint=dict(interval=max_iters,
+                    backend_args=dict(backend='local_atomic')),
+    random_state=dict(type='RandomStateHook'))
+randomness = dict(seed=None, diff_rank_seed=True)
 log_processor = dict(window_size=10)

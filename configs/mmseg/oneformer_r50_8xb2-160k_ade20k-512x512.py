@@ -3,7 +3,7 @@
 # (mIoU). mmseg's ADE20K pipeline: shortest edge 0.5-2.0 x 512 (the release
 # draws it from 16 steps of that range), crop, flip, colour jitter.
 _base_ = [
-    'mmseg::_base_/default_runtime.py',
+    './_base_/default_runtime.py',
     'mmseg::_base_/datasets/ade20k.py',
     './_base_/oneformer_schedule_160k.py',
     './_base_/oneformer_r50.py',

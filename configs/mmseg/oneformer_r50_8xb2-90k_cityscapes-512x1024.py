@@ -2,7 +2,7 @@
 # crops, 90k iterations at batch 16 (8 x 2), evaluated with the semantic task
 # (mIoU) on full 1024x2048 images.
 _base_ = [
-    'mmseg::_base_/default_runtime.py',
+    './_base_/default_runtime.py',
     'mmseg::_base_/datasets/cityscapes.py',
     './_base_/oneformer_schedule_160k.py',
     './_base_/oneformer_r50.py',

@@ -2,7 +2,7 @@
 # 640x640 crops, 250 queries (234 texts + 16 context), 160k iterations at
 # batch 16 (8 x 2). Released: 57.0 mIoU (single scale, semantic task).
 _base_ = [
-    'mmseg::_base_/default_runtime.py',
+    './_base_/default_runtime.py',
     'mmseg::_base_/datasets/ade20k_640x640.py',
     './_base_/oneformer_schedule_160k.py',
     './_base_/oneformer_r50.py',

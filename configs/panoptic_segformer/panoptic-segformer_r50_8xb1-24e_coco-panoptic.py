@@ -2,7 +2,7 @@
 # 8 GPUs x 1 image. Released COCO val PQ: 49.6 (R50 1x: 48.0).
 _base_ = [
     'mmdet::_base_/datasets/coco_panoptic.py',
-    'mmdet::_base_/default_runtime.py', './_base_/panoptic-segformer_r50.py'
+    '../_base_/default_runtime.py', './_base_/panoptic-segformer_r50.py'
 ]
 
 # DETR multi-scale training with random crop (released AutoAugment policy).

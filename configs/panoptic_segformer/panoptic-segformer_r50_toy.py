@@ -5,7 +5,7 @@
 # config; only the OneFormer-specific transforms are swapped for mmdet's.
 #   python tools/misc/make_toy_dataset.py data/toy
 _base_ = [
-    '../_base_/datasets/toy_panoptic.py', 'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/toy_panoptic.py', '../_base_/default_runtime.py',
     './_base_/panoptic-segformer_r50.py'
 ]
 

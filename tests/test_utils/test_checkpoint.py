@@ -1,10 +1,12 @@
-"""Runner checkpoints save and resume under torch >= 2.6 without ``weights_only=False``."""
+"""Runner checkpoints save and resume under torch >= 2.6 without ``weights_only=False``;
+resume restores every generator (RandomStateHook); checkpoints are written atomically."""
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 
@@ -18,7 +20,8 @@ class ToyRegressor(BaseModel):
         self.linear = nn.Linear(2, 1)
 
     def forward(self, inputs, targets, mode='tensor'):
-        pred = self.linear(inputs)
+        # draws from torch's generator, as dropout and point sampling do
+        pred = self.linear(inputs + torch.randn_like(inputs))
         if mode == 'loss':
             return dict(loss=((pred - targets) ** 2).mean())
         return pred
@@ -35,9 +38,24 @@ class ToyData(torch.utils.data.Dataset):
         return dict(inputs=x, targets=x.sum(0, keepdim=True))
 
 
-def _runner(work_dir, max_iters, resume=False, name='run'):
+class ToyMetric(BaseMetric):
+
+    def process(self, data_batch, data_samples):
+        self.results.append(float(data_samples[0].mean()))
+
+    def compute_metrics(self, results):
+        return dict(mean=sum(results))
+
+
+def _runner(work_dir, max_iters, resume=False, name='run', hooks=True, val=False):
     torch.manual_seed(0)  # the same initial weights in every run
+    validation = dict(
+        val_dataloader=dict(dataset=ToyData(), batch_size=2,
+                            sampler=dict(type='DefaultSampler', shuffle=False),
+                            collate_fn=dict(type='default_collate')),
+        val_evaluator=dict(type=ToyMetric), val_cfg=dict()) if val else {}
     return Runner(
+        **validation,
         experiment_name=name,  # each run its own MessageHub
         model=ToyRegressor(),
         work_dir=work_dir,
@@ -46,10 +64,12 @@ def _runner(work_dir, max_iters, resume=False, name='run'):
                               collate_fn=dict(type='default_collate')),
         optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-2)),
         param_scheduler=dict(type='PolyLR', eta_min=0, power=0.9, end=6, by_epoch=False),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=2),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2,
-                                           by_epoch=False),
+                                           by_epoch=False,
+                                           backend_args=dict(backend='local_atomic')),
                            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[dict(type='RandomStateHook')] if hooks else None,
         randomness=dict(seed=0),
         resume=resume,
         default_scope='mmengine')
@@ -64,6 +84,7 @@ def test_runner_resume_is_exact(tmp_path):
     ckpt = torch.load(osp.join(tmp_path, 'split', 'iter_4.pth'), weights_only=True)
     assert ckpt['meta']['iter'] == 4
     assert 'train/loss' in ckpt['message_hub']['log_scalars']
+    assert len(ckpt['random_states']) == 1
 
     resumed = _runner(str(tmp_path / 'split'), 6, resume=True, name='resumed')
     resumed.train()
@@ -75,6 +96,74 @@ def test_runner_resume_is_exact(tmp_path):
     expected = straight.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 6
     np.testing.assert_array_equal(losses, expected)
+
+
+def test_validation_leaves_the_generators_alone(tmp_path):
+    """Validation at a checkpoint's iteration draws from torch's generator (its
+    dataloader's seed) after the checkpoint is saved; the resumed run skips it."""
+    straight = _runner(str(tmp_path / 'straight'), 6, name='straight_val', val=True)
+    straight.train()
+    _runner(str(tmp_path / 'split'), 4, name='first_val', val=True).train()
+    resumed = _runner(str(tmp_path / 'split'), 6, resume=True, name='resumed_val',
+                      val=True)
+    resumed.train()
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resume_without_random_states_drifts(tmp_path):
+    """What RandomStateHook fixes: without it the resumed run's torch generator is
+    back at its seeded state and the weights differ."""
+    straight = _runner(str(tmp_path / 'straight'), 6, name='straight0', hooks=False)
+    straight.train()
+    _runner(str(tmp_path / 'split'), 4, name='first0', hooks=False).train()
+    resumed = _runner(str(tmp_path / 'split'), 6, resume=True, name='resumed0',
+                      hooks=False)
+    resumed.train()
+    assert not all(torch.equal(a, b) for a, b in zip(straight.model.parameters(),
+                                                      resumed.model.parameters()))
+
+
+def test_atomic_backend_leaves_no_partial_file(tmp_path, monkeypatch):
+    from mmengine.fileio import get_file_backend
+    path = str(tmp_path / 'iter_2.pth')
+    backend = get_file_backend(path, backend_args=dict(backend='local_atomic'))
+    backend.put(b'old', path)
+
+    def killed(*args):
+        raise KeyboardInterrupt  # as a signal arriving between write and rename
+    monkeypatch.setattr('os.replace', killed)
+    with pytest.raises(KeyboardInterrupt):
+        backend.put(b'new checkpoint', path)
+    with open(path, 'rb') as f:
+        assert f.read() == b'old'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth']
+
+
+def test_epoch_based_resume_is_exact(tmp_path):
+    """Epoch-based loops replay no batches: the states are set at the epoch start."""
+
+    def runner(work_dir, max_epochs, name, resume=False):
+        torch.manual_seed(0)
+        return Runner(
+            experiment_name=name, model=ToyRegressor(), work_dir=work_dir,
+            train_dataloader=dict(dataset=ToyData(), batch_size=2,
+                                  sampler=dict(type='DefaultSampler', shuffle=True),
+                                  collate_fn=dict(type='default_collate')),
+            optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-2)),
+            train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+            default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+            custom_hooks=[dict(type='RandomStateHook')],
+            randomness=dict(seed=0), resume=resume, default_scope='mmengine')
+
+    straight = runner(str(tmp_path / 'straight'), 3, 'straight_epochs')
+    straight.train()
+    runner(str(tmp_path / 'split'), 2, 'first_epochs').train()
+    resumed = runner(str(tmp_path / 'split'), 3, 'resumed_epochs', resume=True)
+    resumed.train()
+    assert resumed.epoch == 3
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
 
 
 class NotAllowed:

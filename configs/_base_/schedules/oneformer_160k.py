@@ -1,8 +1,8 @@
 # OneFormer's released solver (SHI-Labs/OneFormer configs/*/oneformer_R50_bs16_*.yaml,
 # train_net.py build_optimizer), 160k iterations with poly decay (ADE20K).
-# Batch 16 = 8 GPUs x 2 images (train_dataloader.batch_size). Includes mmdet's
-# default runtime.
-_base_ = 'mmdet::_base_/default_runtime.py'
+# Batch 16 = 8 GPUs x 2 images (train_dataloader.batch_size). Includes the
+# project's runtime (../default_runtime.py).
+_base_ = '../default_runtime.py'
 
 max_iters = 160000
 optim_wrapper = dict(

@@ -10,7 +10,7 @@
 # Test: one run scores PQ, mask AP and mIoU of the same predictions
 # (SemanticMaskFormerFusionHead). Dataset configs set the class counts and schedule.
 _base_ = [
-    'mmdet::_base_/default_runtime.py',
+    '../../_base_/default_runtime.py',
     '../../_base_/models/oneformer_r50.py',
 ]
 

@@ -36,3 +36,8 @@ param_scheduler = [
         end=160000,
         by_epoch=False)
 ]
+# every rank's random state in each checkpoint, checkpoints written atomically
+# (../../_base_/default_runtime.py)
+default_hooks = dict(
+    checkpoint=dict(backend_args=dict(backend='local_atomic')),
+    random_state=dict(type='RandomStateHook'))

@@ -35,16 +35,25 @@ def image_test_pipeline(cfg, from_array: bool = False) -> Compose:
 
 
 def predict_tasks(model: nn.Module, images: Union[str, np.ndarray, Sequence],
-                  tasks: Sequence[str]) -> List[DetDataSample]:
-    """Predict every task in ``tasks`` for each image in one pass per image.
+                  tasks: Union[str, Sequence[str]]) -> List[DetDataSample]:
+    """Predict every task in ``tasks`` (a task name or a non-empty sequence of
+    them) for each image in one pass per image.
 
     The backbone and pixel decoder run once per image; the decoder runs once per
     task (the model's ``test_cfg.tasks``). Returns one data sample per image with
     ``pred_panoptic_seg`` / ``pred_instances`` / ``pred_sem_seg`` as requested.
     """
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    if not tasks:
+        raise ValueError("predict_tasks: tasks is empty; pass one or more of "
+                         "'panoptic', 'instance', 'semantic'")
     check_tasks(tasks)
     single = not isinstance(images, (list, tuple))
     images = [images] if single else list(images)
+    if not images:
+        raise ValueError('predict_tasks: images is an empty list; pass an image '
+                         'path, an array or a non-empty list of them')
     pipeline = image_test_pipeline(model.cfg, isinstance(images[0], np.ndarray))
     previous = model.test_cfg.get('tasks')
     model.test_cfg['tasks'] = list(tasks)

@@ -152,6 +152,12 @@ def merge_qkv(state_dict: StateDict, pattern: str, fused: str) -> StateDict:
     for (prefix, param), parts in groups.items():
         if set(parts) != {'q', 'k', 'v'}:
             continue
+        shapes = {n: tuple(out[parts[n]].shape) for n in 'qkv'}
+        if len(set(shapes.values())) != 1:
+            raise ValueError(
+                f"{parts['q']}, {parts['k']}, {parts['v']}: q/k/v projections "
+                f'of one attention must have one shape, got {shapes}; the '
+                'checkpoint is damaged or of another model size')
         out[fused.format(prefix=prefix, param=param)] = torch.cat(
             [out.pop(parts[n]) for n in 'qkv'])
     return out

@@ -4,7 +4,7 @@ The HF names are first translated to the released detectron2 layout, then
 the detectron2 converter does the rest, so both share one mmdet mapping.
 """
 import os.path as osp
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 
@@ -73,13 +73,14 @@ HF_RULES: Rules = [
 ]
 
 
-def hf_to_d2_state_dict(
-    state_dict: StateDict,
-    backbone: str = 'resnet',
-    report: Optional[ConversionReport] = None
-) -> Tuple[StateDict, ConversionReport]:
-    """Translate HF OneFormer keys to the released detectron2 layout."""
-    report = report or ConversionReport()
+def _hf_prepared(state_dict: StateDict,
+                 backbone: str) -> Tuple[StateDict, Rules, Dict[str, str]]:
+    """The state dict ready for renaming (no 'model.' prefix, q/k/v fused,
+    the backbone's pre-step done), the rules, and each key's HF name."""
+    hf_names = {
+        k[len('model.'):] if k.startswith('model.') else k: k
+        for k in state_dict
+    }
     state_dict = {
         k[len('model.'):] if k.startswith('model.') else k: v
         for k, v in state_dict.items()
@@ -91,7 +92,17 @@ def hf_to_d2_state_dict(
     mapping = get_backbone(backbone)
     if mapping.hf_pre is not None:
         state_dict = mapping.hf_pre(state_dict)
-    rules = list(mapping.hf_rules) + HF_RULES
+    return state_dict, list(mapping.hf_rules) + HF_RULES, hf_names
+
+
+def hf_to_d2_state_dict(
+    state_dict: StateDict,
+    backbone: str = 'resnet',
+    report: Optional[ConversionReport] = None
+) -> Tuple[StateDict, ConversionReport]:
+    """Translate HF OneFormer keys to the released detectron2 layout."""
+    report = report or ConversionReport()
+    state_dict, rules, _ = _hf_prepared(state_dict, backbone)
     return rename(state_dict, rules, report), report
 
 
@@ -100,9 +111,24 @@ def convert_hf_state_dict(
         backbone: str = 'resnet',
         target: str = 'mmdet') -> Tuple[StateDict, ConversionReport]:
     """HF OneFormer state dict -> (state dict of the ``target`` model,
-    report); see ``convert_d2_state_dict`` for ``target``."""
-    d2_state_dict, report = hf_to_d2_state_dict(state_dict, backbone)
-    return convert_d2_state_dict(d2_state_dict, backbone, report, target)
+    report); see ``convert_d2_state_dict`` for ``target``. The report's
+    unmapped and dropped keys are HF names."""
+    report = ConversionReport()
+    prepared, rules, hf_names = _hf_prepared(state_dict, backbone)
+    d2_state_dict = rename(prepared, rules, report)
+    converted, report = convert_d2_state_dict(d2_state_dict, backbone, report,
+                                              target)
+    # the detectron2 step names what it cannot map by its detectron2 key
+    d2_to_hf = {
+        d2: hf_names.get(key, key)
+        for d2, key in rename({k: k for k in prepared}, rules,
+                              ConversionReport()).items()
+    }
+    for name in ('unmapped', 'dropped'):
+        setattr(report, name, [
+            d2_to_hf.get(k, hf_names.get(k, k)) for k in getattr(report, name)
+        ])
+    return converted, report
 
 
 def load_hf_checkpoint(path: str) -> StateDict:

@@ -1,6 +1,6 @@
 """COCO-panoptic-format dataset for OneFormer training (COCO, ADE20K, Cityscapes)."""
-import os.path as osp
-from typing import Optional, Sequence
+import json
+from typing import List, Optional, Sequence
 
 from mmdet.datasets import CocoPanopticDataset
 from mmdet.registry import DATASETS
@@ -26,7 +26,10 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
 
     * A segment whose ``category_id`` is not one of the dataset's classes raises an
       error naming the annotation file, the image and the ids (mmdet raises a bare
-      ``KeyError``; silently dropping it would train on a wrong target).
+      ``KeyError``; silently dropping it would train on a wrong target). With
+      ``collected_problems`` set to a list, every such segment is appended to it
+      and left out instead (``tools/misc/check_dataset.py``).
+    * A malformed annotation file raises an error naming it.
     * Transforms with a ``set_dataset_meta(metainfo)`` method (the task-sampling
       transform, which writes class names into the text list) receive the dataset's
       metainfo, so class names live in one place.
@@ -39,6 +42,9 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
         *args, **kwargs: ``CocoPanopticDataset`` arguments.
     """
 
+    # None: raise at the first unknown category; a list: collect them all
+    collected_problems: Optional[List[str]] = None
+
     def __init__(self, *args, num_texts: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -48,13 +54,47 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
             if num_texts is not None and hasattr(transform, 'set_num_texts'):
                 transform.set_num_texts(num_texts)
 
-    def parse_data_info(self, raw_data_info: dict) -> dict:
+    def load_data_list(self) -> List[dict]:
+        try:
+            return super().load_data_list()
+        except json.JSONDecodeError as err:
+            raise ValueError(
+                f'{self.ann_file}: not valid JSON ({err}); regenerate the '
+                'annotation file or fix it at that position') from err
+
+    def category_problems(self, raw_data_info: dict) -> List[str]:
+        """One line per segment of the image whose ``category_id`` is not one
+        of the dataset's classes."""
         img_info = raw_data_info['raw_img_info']
+        problems = []
+        # mmdet's COCOPanoptic indexes segments by id, which is unique only
+        # within an image: keep this image's (as mmdet's parse_data_info does)
         for ann in raw_data_info['raw_ann_info']:
-            if ann['category_id'] not in self.cat2label:
-                raise ValueError(
-                    f"{osp.basename(self.ann_file)}: segment {ann['id']} of image "
-                    f"{img_info['file_name']} (id {img_info['img_id']}) has unknown "
-                    f"category_id {ann['category_id']}; the dataset's classes have "
-                    f'category ids {sorted(self.cat2label)}')
-        return super().parse_data_info(raw_data_info)
+            if (ann['image_id'] == img_info['img_id']
+                    and ann['category_id'] not in self.cat2label):
+                problems.append(
+                    f"{self.ann_file}: segment {ann['id']} of image "
+                    f"{img_info['file_name']} (id {img_info['img_id']}) has "
+                    f"unknown category_id {ann['category_id']}; the dataset's "
+                    f'classes have category ids {sorted(self.cat2label)}: fix '
+                    "the segment or add the category to the file's categories "
+                    "and the config's metainfo")
+        return problems
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        problems = self.category_problems(raw_data_info)
+        if problems and self.collected_problems is None:
+            raise ValueError(problems[0])
+        if not problems:
+            return super().parse_data_info(raw_data_info)
+        # collecting (tools/misc/check_dataset.py): leave the segments out, keep
+        # their ids so that their PNG pixels are not reported a second time
+        self.collected_problems.extend(problems)
+        img_id = raw_data_info['raw_img_info']['img_id']
+        unknown = [ann for ann in raw_data_info['raw_ann_info']
+                   if ann['image_id'] == img_id
+                   and ann['category_id'] not in self.cat2label]
+        data_info = super().parse_data_info(dict(raw_data_info, raw_ann_info=[
+            ann for ann in raw_data_info['raw_ann_info'] if ann not in unknown]))
+        data_info['unknown_category_segments'] = [ann['id'] for ann in unknown]
+        return data_info

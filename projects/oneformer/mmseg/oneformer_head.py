@@ -18,6 +18,7 @@ from ..datasets.transforms import OneFormerTaskSampling
 from ..models import OneFormerHead
 from ..models.fusion_head import semantic_inference
 from ..models.oneformer_head import drop_keys
+from ..models.strict_loading import check_missing_keys
 
 #: Class names of the released text lists, in mmseg's label order. ADE20K's
 #: released names are the raw ones ("road, route"), not mmseg's short ones;
@@ -55,6 +56,10 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             order for the text list, or a key of :data:`CLASS_NAMES`.
         text_template (str): Text of one mask. Defaults to 'a photo with a
             {}'.
+        allow_missing_keys (sequence of str): key prefixes (relative to the
+            head) a checkpoint may lack, for fine-tuning, e.g.
+            ``['cls_embed.']``. Any other missing head tensor (text mapper and
+            contrastive loss excepted) makes loading fail.
         **kwargs: ``OneFormerHead`` and mmseg ``Mask2FormerHead`` arguments,
             except ``num_things_classes`` / ``num_stuff_classes``.
     """
@@ -65,6 +70,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
                  text_mapper: OptConfigType = None,
                  class_names: Union[str, Sequence[str], None] = None,
                  text_template: str = 'a photo with a {}',
+                 allow_missing_keys: Sequence[str] = (),
                  **kwargs) -> None:
         with DefaultScope.overwrite_default_scope('mmdet'):
             # Semantic segmentation has no things/stuff split; all K classes
@@ -74,6 +80,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
                 num_things_classes=num_classes,
                 num_stuff_classes=0,
                 **kwargs)
+            self.allow_missing_keys = tuple(allow_missing_keys)
             task_encoder = ConfigDict(task_encoder)
             task_encoder.setdefault('embed_dims', kwargs['feat_channels'])
             self.task_encoder = MMDET_MODELS.build(task_encoder)
@@ -110,6 +117,9 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
                               **kwargs) -> None:
         if self.text_mapper is None:
             drop_keys(state_dict, prefix + 'text_mapper.')
+        check_missing_keys(self, state_dict, prefix,
+                           ('text_mapper.', 'loss_contrastive.'),
+                           self.allow_missing_keys)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self,

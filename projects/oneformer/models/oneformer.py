@@ -1,5 +1,5 @@
 """OneFormer detector: one model, task-conditioned at inference."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import ConfigDict
@@ -11,6 +11,7 @@ from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
 from .oneformer_head import drop_keys
 from ..tasks import TASK_SPECS, check_tasks
+from .strict_loading import check_missing_keys
 
 _PRED_FIELDS = {spec.result_key: spec.pred_field for spec in TASK_SPECS.values()}
 
@@ -34,6 +35,10 @@ class OneFormer(Mask2Former):
             With it, the head needs ``loss_contrastive`` and every training
             sample ``text_tokens`` (``OneFormerTaskSampling`` and
             ``PackOneFormerInputs`` in the pipeline).
+        allow_missing_keys (sequence of str): key prefixes a checkpoint may
+            lack, for fine-tuning, e.g. ``['panoptic_head.cls_embed.']`` to
+            learn a new class set. Any other missing tensor (the text mapper
+            and contrastive loss excepted: training only) makes loading fail.
         **kwargs: ``Mask2Former`` arguments (keywords only).
             ``test_cfg.max_per_image`` defaults to the number of queries,
             the released instance top-k.
@@ -44,11 +49,13 @@ class OneFormer(Mask2Former):
                  task_encoder: ConfigType = dict(type='TaskTokenEncoder'),
                  text_mapper: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 allow_missing_keys: Sequence[str] = (),
                  **kwargs) -> None:
         head_cfg = kwargs['panoptic_head']
         test_cfg = ConfigDict(test_cfg or {})
         test_cfg.setdefault('max_per_image', head_cfg['num_queries'])
         super().__init__(test_cfg=test_cfg, **kwargs)
+        self.allow_missing_keys = tuple(allow_missing_keys)
         task_encoder = ConfigDict(task_encoder)
         task_encoder.setdefault('embed_dims', head_cfg['feat_channels'])
         self.task_encoder = MODELS.build(task_encoder)
@@ -65,6 +72,9 @@ class OneFormer(Mask2Former):
                               **kwargs) -> None:
         if self.text_mapper is None:
             drop_keys(state_dict, prefix + 'text_mapper.')
+        check_missing_keys(self, state_dict, prefix,
+                           ('text_mapper.', 'panoptic_head.loss_contrastive.'),
+                           self.allow_missing_keys)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod
@@ -84,8 +94,13 @@ class OneFormer(Mask2Former):
                     batch_data_samples: SampleList) -> Tuple[List[str], int]:
         """Task of every (image, task) pair, image-major, and tasks per image."""
         tasks = self.test_cfg.get('tasks')
-        if not tasks:
+        if tasks is None:
             return self._tasks_of(batch_data_samples, self.test_cfg), 1
+        if isinstance(tasks, str) or not tasks:
+            raise ValueError(
+                f'test_cfg.tasks is {tasks!r}: set a non-empty list of tasks '
+                "(e.g. ['panoptic', 'instance', 'semantic']), or None to use "
+                "each image's metainfo 'task' / test_cfg.task")
         check_tasks(tasks)
         if len(set(tasks)) != len(tasks):
             raise ValueError(f'test_cfg.tasks has duplicates: {tasks}')
@@ -104,11 +119,26 @@ class OneFormer(Mask2Former):
                     'training with a text mapper needs text_tokens in every '
                     'data sample: add OneFormerTaskSampling and '
                     'PackOneFormerInputs to the train pipeline')
-            text_queries = self.text_mapper(
-                torch.stack([s.text_tokens for s in batch_data_samples
-                             ]).to(batch_inputs.device))
+            text_tokens = torch.stack(
+                [s.text_tokens for s in batch_data_samples])
+            self._check_num_texts(text_tokens.shape[1])
+            text_queries = self.text_mapper(text_tokens.to(batch_inputs.device))
         return self.panoptic_head.loss(x, batch_data_samples, task_tokens,
                                        text_queries)
+
+    def _check_num_texts(self, num_texts: int) -> None:
+        """The text list fills the queries the context embeddings leave."""
+        num_queries = self.panoptic_head.num_queries
+        num_context = self.text_mapper.prompt_ctx.num_embeddings
+        if num_texts != num_queries - num_context:
+            raise ValueError(
+                f'The training text lists have {num_texts} texts but the model '
+                f'needs num_queries - num_context = {num_queries} - '
+                f'{num_context} = {num_queries - num_context}: set '
+                f'train_dataloader.dataset.num_texts={num_queries - num_context}'
+                ' (or num_texts of OneFormerTaskSampling), or change '
+                'model.panoptic_head.num_queries / '
+                'model.text_mapper.num_context.')
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -114,7 +114,8 @@ class OneFormerHead(Mask2FormerHead):
                 f'the model has {self.num_classes} classes '
                 f'({self.num_things_classes} things + '
                 f'{self.num_stuff_classes} stuff). To fine-tune on a new '
-                f"class set, drop '{prefix}cls_embed.*' from the checkpoint.")
+                f"class set, drop '{prefix}cls_embed.*' from the checkpoint "
+                f"and set model.allow_missing_keys=['{prefix}cls_embed.'].")
         if self.loss_contrastive is None:
             drop_keys(state_dict, prefix + 'loss_contrastive.')
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

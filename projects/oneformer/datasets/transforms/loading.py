@@ -1,6 +1,7 @@
 """Annotation loading that fails loudly on broken annotations."""
-from typing import Optional
+from typing import List, Optional
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.transforms import LoadAnnotations
@@ -8,17 +9,28 @@ from mmdet.datasets.transforms import LoadPanopticAnnotations
 from mmdet.registry import TRANSFORMS
 from mmengine import fileio
 
+# COCO panoptic: id 0 (black) is unlabelled
+VOID_ID = 0
+
 
 @TRANSFORMS.register_module()
 class LoadStrictPanopticAnnotations(LoadPanopticAnnotations):
-    """mmdet's ``LoadPanopticAnnotations`` plus two checks.
+    """mmdet's ``LoadPanopticAnnotations`` that refuses a PNG its annotation does
+    not describe.
 
-    * A missing panoptic PNG raises ``FileNotFoundError`` naming the PNG and the image.
-    * A segment listed in the annotation whose id does not occur in the PNG raises
-      ``ValueError`` naming the PNG and the ids (mmdet would give it an empty mask, so
-      the segment would vanish from the targets without a trace).
-    Crowd segments are handled as in mmdet: not targets, their pixels keep their class
-    in ``gt_seg_map``.
+    Each error is one line naming the PNG, the image id and the segment ids:
+
+    * a missing PNG (``FileNotFoundError``) or one that does not decode (truncated,
+      not a PNG);
+    * a PNG whose size is not the image's (mmdet fails with a bare reshape error);
+    * a segment id in the PNG that ``segments_info`` does not list (mmdet makes its
+      pixels void, so the model trains on a wrong target);
+    * a listed segment id that does not occur in the PNG (mmdet gives it an empty
+      mask, so it would vanish from the targets without a trace).
+    The checks cost one ``np.unique`` of the id map per image.
+    :meth:`png_problems` returns all of an image's problems
+    (``tools/misc/check_dataset.py``). Crowd segments are handled as in mmdet: not
+    targets, their pixels keep their class in ``gt_seg_map``.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -27,16 +39,43 @@ class LoadStrictPanopticAnnotations(LoadPanopticAnnotations):
         self.rgb2id = self._checked_rgb2id
         self._current = None
 
+    @staticmethod
+    def png_problems(ids: np.ndarray, results: dict) -> List[str]:
+        """Every way the id map ``ids`` [H, W] of ``results['seg_map_path']``
+        disagrees with ``results`` (its ``segments_info`` and image size), one
+        line each."""
+        png, img_id = results['seg_map_path'], results.get('img_id')
+        shape = results.get('ori_shape') or (results.get('height'),
+                                              results.get('width'))
+        problems = []
+        if None not in shape and tuple(ids.shape) != tuple(shape):
+            problems.append(
+                f'{png}: the PNG is {ids.shape[0]}x{ids.shape[1]} (HxW) but '
+                f"image {img_id} ({results.get('img_path')}) is "
+                f"{shape[0]}x{shape[1]}; write the PNG at the image's size")
+        present = set(np.unique(ids).tolist()) - {VOID_ID}
+        listed = [s['id'] for s in results['segments_info']]
+        unlisted = sorted(present - set(listed))
+        if unlisted:
+            problems.append(
+                f'{png}: segment id(s) {unlisted} of image {img_id} occur in '
+                'the PNG but are not listed in its segments_info (listed: '
+                f'{sorted(listed)}); add them to the annotation file or paint '
+                'their pixels 0 (void)')
+        missing = [i for i in listed if i not in present]
+        if missing:
+            problems.append(
+                f'{png}: segment id(s) {missing} of image {img_id} are listed '
+                'in the annotation file but do not occur in the PNG (ids '
+                f'present: {sorted(present)}); remove them from segments_info '
+                'or fix the PNG')
+        return problems
+
     def _checked_rgb2id(self, pan_png: np.ndarray) -> np.ndarray:
         ids = self._rgb2id(pan_png)
-        present = set(np.unique(ids).tolist())
-        missing = [s['id'] for s in self._current['segments_info']
-                   if s['id'] not in present]
-        if missing:
-            raise ValueError(
-                f"{self._current['seg_map_path']}: segment id(s) {missing} of image "
-                f"{self._current.get('img_id')} are listed in the annotation file but "
-                f'do not occur in the PNG (ids present: {sorted(present)})')
+        problems = self.png_problems(ids, self._current)
+        if problems:
+            raise ValueError('; '.join(problems))
         return ids
 
     def transform(self, results: dict) -> dict:
@@ -47,6 +86,11 @@ class LoadStrictPanopticAnnotations(LoadPanopticAnnotations):
             raise FileNotFoundError(
                 f"panoptic PNG of image {results.get('img_id')} not found: "
                 f"{results.get('seg_map_path')}") from err
+        except cv2.error as err:
+            raise ValueError(
+                f"{results.get('seg_map_path')}: the panoptic PNG of image "
+                f"{results.get('img_id')} does not decode (truncated or not a "
+                'PNG); regenerate it') from err
         finally:
             self._current = None
 
