@@ -35,7 +35,7 @@ from terminaltables import AsciiTable
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: E402,F401  registers modules
-from projects.oneformer.utils import build_runner  # noqa: E402
+from projects.common import build_runner  # noqa: E402
 
 TOY_ROOT = 'data/toy/'
 TASKS = ('panoptic', 'instance', 'semantic')
