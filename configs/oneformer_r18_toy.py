@@ -25,10 +25,10 @@ model = dict(
     data_preprocessor=dict(batch_augments=None),
     backbone=dict(depth=18, norm_cfg=dict(type='BN', requires_grad=True),
                   norm_eval=False, init_cfg=None),
-    text_mapper=dict(
-        num_context=num_context,
-        text_encoder=dict(width=embed_dims, heads=2, layers=2)),
     panoptic_head=dict(
+        text_mapper=dict(
+            num_context=num_context,
+            text_encoder=dict(width=embed_dims, heads=2, layers=2)),
         in_channels=[64, 128, 256, 512],
         feat_channels=embed_dims,
         out_channels=embed_dims,
@@ -52,10 +52,7 @@ model = dict(
     panoptic_fusion_head=dict(
         num_things_classes=num_things_classes,
         num_stuff_classes=num_stuff_classes),
-    train_cfg=dict(num_points=1024),
-    # one model, three tasks: every image is evaluated with each task token
-    test_cfg=dict(tasks=['panoptic', 'instance', 'semantic'],
-                  max_per_image=num_queries))
+    train_cfg=dict(num_points=1024))
 
 train_dataloader = dict(batch_size=4)
 

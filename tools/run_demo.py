@@ -24,7 +24,7 @@ import torch
 import projects.oneformer  # noqa: F401  registers modules
 from projects.oneformer.apis import predict_tasks
 from projects.oneformer.models import TASKS
-from projects.oneformer.utils import build_runner, load_config
+from projects.common import build_runner, load_config
 from projects.oneformer.visualization import draw_task_panels, make_grid
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -10,7 +10,7 @@ import os.path as osp
 from mmengine.config import DictAction
 
 import projects.oneformer  # noqa: F401  registers modules, torch.load allow-list
-from projects.oneformer.utils import build_runner, load_config
+from projects.common import build_runner, load_config
 
 
 def parse_args():

@@ -10,8 +10,8 @@ import torch
 from mmengine.config import DictAction
 
 import projects.oneformer  # noqa: F401  registers modules, torch.load allow-list
-from projects.oneformer.utils import build_runner, load_config
-from projects.oneformer.utils.resume import resume_checkpoint
+from projects.common import build_runner, load_config
+from projects.common.resume import resume_checkpoint
 
 
 def parse_args():

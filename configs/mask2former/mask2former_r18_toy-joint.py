@@ -17,10 +17,12 @@ model = dict(
     type='Mask2Former',
     data_preprocessor=_base_.model.data_preprocessor,
     backbone=_base_.model.backbone,
-    # OneFormer's head config less its query initialiser and contrastive loss
+    # OneFormer's head config less its task token, query initialiser, text
+    # mapper and contrastive loss
     panoptic_head=dict(
         {k: v for k, v in _base_.model.panoptic_head.items()
-         if k not in ('query_initialiser', 'loss_contrastive')},
+         if k not in ('query_initialiser', 'task_encoder', 'text_mapper',
+                      'loss_contrastive')},
         type='Mask2FormerHead'),
     panoptic_fusion_head=dict(
         type='SemanticMaskFormerFusionHead',

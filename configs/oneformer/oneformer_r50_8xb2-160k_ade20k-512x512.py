@@ -10,4 +10,4 @@ model = dict(
     panoptic_head=dict(num_things_classes=100, num_stuff_classes=50, num_queries=150,
                        loss_cls=dict(class_weight=[1.0] * 150 + [0.1])),
     panoptic_fusion_head=dict(num_things_classes=100, num_stuff_classes=50),
-    test_cfg=dict(object_mask_thr=0.5, max_per_image=150, tasks=['panoptic', 'instance', 'semantic']))
+    test_cfg=dict(object_mask_thr=0.5))

@@ -12,4 +12,4 @@ model = dict(
     panoptic_head=dict(num_things_classes=8, num_stuff_classes=11, num_queries=150,
                        loss_cls=dict(class_weight=[1.0] * 19 + [0.1])),
     panoptic_fusion_head=dict(num_things_classes=8, num_stuff_classes=11),
-    test_cfg=dict(object_mask_thr=0.8, max_per_image=150, tasks=['panoptic', 'instance', 'semantic']))
+    test_cfg=dict(object_mask_thr=0.8))

@@ -10,5 +10,5 @@ model = dict(
     panoptic_head=dict(num_things_classes=8, num_stuff_classes=11, num_queries=250,
                        loss_cls=dict(class_weight=[1.0] * 19 + [0.1])),
     panoptic_fusion_head=dict(num_things_classes=8, num_stuff_classes=11),
-    test_cfg=dict(object_mask_thr=0.8, max_per_image=250, tasks=['panoptic', 'instance', 'semantic']))
+    test_cfg=dict(object_mask_thr=0.8))
 train_dataloader = dict(dataset=dict(num_texts=234))  # 250 queries - 16 contexts

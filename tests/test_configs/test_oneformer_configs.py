@@ -57,11 +57,11 @@ def test_build_and_forward(path):
     model = MODELS.build(_without_pretrained(cfg.model))
     model.eval()
     head = model.panoptic_head
-    assert head.num_queries == cfg.model.test_cfg.max_per_image
-    if model.text_mapper is not None:
+    assert head.num_queries == model.test_cfg.max_per_image
+    if head.text_mapper is not None:
         # N_text of the pipeline + the learnable contexts = the queries
         assert (cfg.train_dataloader.dataset.num_texts +
-                model.text_mapper.prompt_ctx.num_embeddings) == head.num_queries
+                head.text_mapper.prompt_ctx.num_embeddings) == head.num_queries
     image = torch.randint(0, 256, (3, 64, 96), dtype=torch.uint8)
     sample = DetDataSample(metainfo=dict(
         img_shape=(64, 96), ori_shape=(64, 96), scale_factor=(1., 1.)))

@@ -99,7 +99,8 @@ def test_recipe(name):
     assert (head.num_things_classes, head.num_stuff_classes) == (things, stuff)
     assert (model.panoptic_fusion_head.num_things_classes,
             model.panoptic_fusion_head.num_stuff_classes) == (things, stuff)
-    assert head.num_queries == model.test_cfg.max_per_image == queries
+    # the instance top-k is the detector's default: the number of queries
+    assert head.num_queries == queries and 'max_per_image' not in model.test_cfg
     assert model.test_cfg.object_mask_thr == thr
     assert model.test_cfg.iou_thr == 0.8
     assert model.test_cfg.tasks == ['panoptic', 'instance', 'semantic']
@@ -116,8 +117,8 @@ def test_recipe(name):
     assert head.transformer_decoder.num_layers == 9
     assert head.query_initialiser.decoder.num_layers == 2
     assert head.pixel_decoder.encoder.num_layers == 6
-    assert model.text_mapper.num_context == 16
-    assert model.text_mapper.get('text_encoder', {}).get('layers', 6) == 6
+    assert head.text_mapper.num_context == 16
+    assert head.text_mapper.get('text_encoder', {}).get('layers', 6) == 6
     # the released solver
     optim = cfg.optim_wrapper
     assert optim.type == ('AmpOptimWrapper' if amp else 'OptimWrapper')

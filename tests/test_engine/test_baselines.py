@@ -66,7 +66,7 @@ def test_joint_config_samples_tasks_like_oneformer():
     head = joint.model.panoptic_head
     assert head.type == 'Mask2FormerHead'
     assert 'query_initialiser' not in head and 'loss_contrastive' not in head
-    assert 'text_mapper' not in joint.model and 'task_encoder' not in joint.model
+    assert 'text_mapper' not in head and 'task_encoder' not in head
 
 
 def test_compare_toy_trains_every_baseline_and_reports_three_metrics(

@@ -10,7 +10,7 @@ from mmengine.structures import PixelData
 from mmdet.structures import DetDataSample
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from projects.oneformer.converters.core import retarget
+from projects.oneformer.converters import retarget
 from projects.oneformer.datasets.ade20k import ADE20K_CATEGORIES
 from tests.test_models.tiny_oneformer import (NUM_CLASSES, NUM_QUERIES,
                                               TEXT_CTX, build_tiny_model)
@@ -42,8 +42,8 @@ def test_semantic_targets_and_released_texts():
     names = [name for name, _, _ in ADE20K_CATEGORIES]
     texts = [f'a photo with a {names[2]}', f'a photo with a {names[6]}']
     texts += ['a semantic photo'] * (NUM_QUERIES - TEXT_CTX - len(texts))
-    assert head.text_tokens(gt_instances.labels).equal(
-        open_clip.tokenize(texts))
+    assert head.text_list.tokens('semantic', gt_instances.labels.numpy(),
+                                 head.num_texts).equal(open_clip.tokenize(texts))
 
 
 def test_same_semantic_map_as_mmdet_model():
@@ -74,7 +74,7 @@ def test_same_semantic_map_as_mmdet_model():
         # released semantic scores from the mmdet head's raw outputs
         cls_pred, mask_pred = det.panoptic_head.predict(
             det.extract_feat(det_data['inputs']), det_data['data_samples'],
-            det.task_encoder(['semantic']))
+            ['semantic'])
         det_scores = torch.einsum('qk,qhw->khw',
                                   F.softmax(cls_pred[0], -1)[:, :-1],
                                   mask_pred[0, :, :50, :70].sigmoid())
@@ -133,8 +133,8 @@ def test_released_numbers(name, num_classes, num_queries, in_channels):
     assert head.query_embed.num_embeddings == num_queries
     assert head.pixel_decoder.lateral_convs[0].conv.in_channels == in_channels
     # N_text + 16 context embeddings = N queries
-    assert head.texts.num_texts == num_queries - 16
-    assert len(head.texts.class_names) == num_classes
+    assert head.num_texts == num_queries - 16
+    assert len(head.text_list.class_names) == num_classes
     assert len(head.transformer_decoder.layers) == 9
     assert head.num_points == 12544
     assert head.loss_cls.class_weight[-1] == 0.1

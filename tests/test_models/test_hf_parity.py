@@ -48,7 +48,7 @@ def test_task_token_changes_predictions(models):
     with torch.no_grad():
         feats = ours.extract_feat(images)
         outs = [
-            ours.panoptic_head(feats, ours.task_encoder([t]))[0][-1]
+            ours.panoptic_head(feats, [t])[0][-1]
             for t in ('panoptic', 'semantic')
         ]
     assert (outs[0] - outs[1]).abs().max() > 1e-3

@@ -69,7 +69,7 @@ def test_patch_merging_needs_the_unfold_reorder(models):
     """Without the reorder the converted backbone differs: the check is not
     vacuous (HF's concatenation order is the released one, not mmdet's)."""
     hf, ours = models
-    from projects.oneformer.converters.backbones import \
+    from projects.common.converters.backbones import \
         _merging_to_unfold_order
     state = ours.state_dict()
     key = 'backbone.stages.0.downsample.reduction.weight'

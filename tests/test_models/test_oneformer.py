@@ -94,11 +94,12 @@ def test_duplicate_tasks_rejected(model):
 
 
 def test_text_mapper_only_when_configured(model):
-    assert model.text_mapper is None
-    assert not any(k.startswith('text_mapper.') for k in model.state_dict())
+    assert model.panoptic_head.text_mapper is None
+    assert not any(k.startswith('panoptic_head.text_mapper.')
+                   for k in model.state_dict())
     trainable = build_tiny_model(text_mapper=True)
     assert any(
-        k.startswith('text_mapper.text_encoder.')
+        k.startswith('panoptic_head.text_mapper.text_encoder.')
         for k in trainable.state_dict())
 
 

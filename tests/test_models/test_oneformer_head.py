@@ -39,14 +39,15 @@ def test_single_query_table_and_shared_norm(model):
 
 def test_forward_outputs(model, feats):
     head = model.panoptic_head
-    tokens = model.task_encoder(['panoptic', 'semantic'])
+    tasks = ['panoptic', 'semantic']
     with torch.no_grad():
-        cls_preds, mask_preds, queries = head(feats, tokens)
+        cls_preds, mask_preds, queries = head(feats, tasks)
     assert len(cls_preds) == len(mask_preds) == 10
     assert all(c.shape == (2, NUM_QUERIES, NUM_CLASSES + 1) for c in cls_preds)
     assert all(m.shape == (2, NUM_QUERIES, 16, 24) for m in mask_preds)
     assert queries.shape == (2, NUM_QUERIES, DIMS)
-    torch.testing.assert_close(queries[:, -1], head.decoder_norm(tokens))
+    torch.testing.assert_close(queries[:, -1],
+                               head.decoder_norm(head.task_encoder(tasks)))
 
 
 def test_tasks_share_one_pixel_decoder_pass(model, feats):
@@ -56,11 +57,11 @@ def test_tasks_share_one_pixel_decoder_pass(model, feats):
     tasks = ['panoptic', 'instance', 'semantic']
     with torch.no_grad():
         cls_preds, mask_preds, queries = head(
-            feats, model.task_encoder(tasks * 2), num_tasks=3)
+            feats, tasks * 2, num_tasks=3)
         for p in range(6):
             image, task = divmod(p, 3)
             single = head([f[image:image + 1] for f in feats],
-                          model.task_encoder([tasks[task]]))
+                          [tasks[task]])
             for layer in range(10):
                 torch.testing.assert_close(cls_preds[layer][p:p + 1],
                                            single[0][layer], rtol=0, atol=1e-5)
@@ -75,7 +76,7 @@ def test_inference_path_equals_training_path(model, feats):
     features resized to each level (linearity of bilinear resizing): the
     final prediction is that of the full path up to rounding."""
     head = model.panoptic_head
-    tokens = model.task_encoder(['panoptic', 'instance', 'semantic'] * 2)
+    tokens = ['panoptic', 'instance', 'semantic'] * 2
     with torch.no_grad():
         cls_full, mask_full, queries = head(feats, tokens, num_tasks=3)
         cls_fast, mask_fast, queries_fast = head(
@@ -116,7 +117,7 @@ def test_predict_upsamples_to_padded_input(model, feats):
     samples = data_samples(2, pad_shape=(64, 96))
     with torch.no_grad():
         cls, masks = model.panoptic_head.predict(
-            feats, samples, model.task_encoder(['instance', 'instance']))
+            feats, samples, ['instance', 'instance'])
     assert cls.shape == (2, NUM_QUERIES, NUM_CLASSES + 1)
     assert masks.shape == (2, NUM_QUERIES, 64, 96)
 
@@ -137,7 +138,7 @@ def test_inherited_losses(model):
                 masks=BitmapMasks(masks.numpy(), 64, 96))
         feats = model.extract_feat(images)
         losses = model.panoptic_head.loss(
-            feats, samples, model.task_encoder(['panoptic', 'semantic']))
+            feats, samples, ['panoptic', 'semantic'])
     finally:
         model.eval()
     assert {'loss_cls', 'loss_mask', 'loss_dice'} <= set(losses)
@@ -145,7 +146,7 @@ def test_inherited_losses(model):
     total = sum(losses.values())
     assert torch.isfinite(total)
     total.backward()
-    assert model.task_encoder.mlp[0].weight.grad is not None
+    assert model.panoptic_head.task_encoder.mlp[0].weight.grad is not None
     assert model.panoptic_head.query_embed.weight.grad is not None
     model.zero_grad()
 
@@ -158,7 +159,7 @@ def test_pixel_decoder_in_fp32_under_autocast(model, feats):
         with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
             cls_preds, _, _ = model.panoptic_head(
                 [f.bfloat16() for f in feats],
-                model.task_encoder(['panoptic', 'instance']))
+                ['panoptic', 'instance'])
     finally:
         hook.remove()
     assert dtypes == [torch.float32]

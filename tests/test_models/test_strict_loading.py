@@ -50,7 +50,8 @@ def test_training_only_modules_and_fine_tuning_switch(tmp_path, trained_state):
     # an inference checkpoint (no text mapper, no contrastive temperature) loads
     # into a training model
     path = _save(tmp_path, trained_state,
-                 ['text_mapper.', 'panoptic_head.loss_contrastive.'])
+                 ['panoptic_head.text_mapper.',
+                  'panoptic_head.loss_contrastive.'])
     load_checkpoint(build_tiny_model(text_mapper=True), path, map_location='cpu')
     # fine-tuning a new class set: the classifier is deliberately left out
     path = _save(tmp_path, trained_state, ['panoptic_head.cls_embed.'])

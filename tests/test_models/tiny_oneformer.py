@@ -60,10 +60,10 @@ def tiny_model_cfg(text_mapper: bool = False,
     else:
         cfg.backbone.update(base_channels=16, init_cfg=None)
     head = cfg.panoptic_head
-    cfg.text_mapper = None
+    head.text_mapper = None
     head.loss_contrastive = None
     if text_mapper:
-        cfg.text_mapper = dict(
+        head.text_mapper = dict(
             type='TextMapper',
             text_encoder=dict(width=DIMS, heads=1, layers=2),
             num_context=TEXT_CTX)
@@ -89,8 +89,8 @@ def tiny_model_cfg(text_mapper: bool = False,
     cfg.panoptic_fusion_head.update(
         num_things_classes=num_things, num_stuff_classes=num_stuff)
     cfg.train_cfg.num_points = 64
-    # the detector defaults max_per_image to the number of queries
-    del cfg.test_cfg.max_per_image
+    # each test chooses its task(s); the base config runs all three
+    cfg.test_cfg.tasks = None
     return cfg
 
 
@@ -168,10 +168,10 @@ def hf_prediction_diffs(hf, ours, images, tasks):
     with torch.no_grad():
         hf_out = hf(
             pixel_values=images,
-            task_inputs=ours.task_encoder.tokenize(tasks).float(),
+            task_inputs=ours.panoptic_head.task_encoder.tokenize(tasks).float(),
             output_auxiliary_logits=True)
         cls_preds, mask_preds, queries = ours.panoptic_head(
-            ours.extract_feat(images), ours.task_encoder(tasks))
+            ours.extract_feat(images), tasks)
     hf_preds = [*hf_out.auxiliary_predictions, hf_out]
     assert len(cls_preds) == len(hf_preds) == 10
     mask_shape = (len(tasks), NUM_QUERIES, *(s // 4 for s in images.shape[2:]))

@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from projects.oneformer.converters.backbones import BACKBONES, get_backbone
-from projects.oneformer.converters.core import ConversionReport, rename
+from projects.common.converters import (BACKBONES, ConversionReport,
+                                        get_backbone, rename)
 from projects.oneformer.models.backbones import DiNAT
 from tests.test_models.tiny_oneformer import ConvNeXt
 

@@ -1,8 +1,10 @@
 """Converters: Hugging Face and released detectron2 layouts -> mmdet.
 
 The detectron2 state dict is built here from an mmdet state dict with an
-independent inverse key table written from the released layout (facts
-section 7), with FrozenBN (no ``num_batches_tracked``) in the backbone.
+independent inverse key table written from the released module names
+(``sem_seg_head.pixel_decoder.*``, ``sem_seg_head.predictor.*``, ``task_mlp``,
+``text_encoder``, ...), with FrozenBN (no ``num_batches_tracked``) in the
+backbone.
 """
 import re
 import runpy
@@ -22,8 +24,9 @@ from tests.test_models.tiny_oneformer import (
     tiny_model_cfg)
 
 from mmdet.registry import MODELS  # noqa: E402
+from projects.common.converters import check_against_model  # noqa: E402
 from projects.oneformer.converters import (  # noqa: E402
-    check_against_model, convert_d2_state_dict, convert_hf_state_dict)
+    convert_d2_state_dict, convert_hf_state_dict)
 from tests.test_models.tiny_oneformer import NUM_CLASSES  # noqa: E402
 from tests.test_mmseg.tiny import build_segmentor  # noqa: E402
 from tests.test_mmseg.tiny import \
@@ -109,20 +112,18 @@ MMDET_TO_D2 = [
     (r'panoptic_head\.cls_embed\.(.+)', PR + r'class_embed.\1'),
     (r'panoptic_head\.mask_embed\.(?P<i>\d)\.(?P<p>.+)',
      lambda m: f'{PR}mask_embed.layers.{int(m["i"]) // 2}.{m["p"]}'),
-    (r'task_encoder\.mlp\.(?P<i>\d)\.(?P<p>.+)',
+    (r'panoptic_head\.task_encoder\.mlp\.(?P<i>\d)\.(?P<p>.+)',
      lambda m: f'task_mlp.layers.{int(m["i"]) // 2}.{m["p"]}'),
-    (r'text_mapper\.text_encoder\.(.+)', r'text_encoder.\1'),
-    (r'text_mapper\.text_projector\.(?P<i>\d)\.(?P<p>.+)',
+    (r'panoptic_head\.text_mapper\.text_encoder\.(.+)', r'text_encoder.\1'),
+    (r'panoptic_head\.text_mapper\.text_projector\.(?P<i>\d)\.(?P<p>.+)',
      lambda m: f'text_projector.layers.{int(m["i"]) // 2}.{m["p"]}'),
-    (r'text_mapper\.prompt_ctx\.weight', 'prompt_ctx.weight'),
+    (r'panoptic_head\.text_mapper\.prompt_ctx\.weight', 'prompt_ctx.weight'),
     (r'panoptic_head\.loss_contrastive\.logit_scale', 'criterion.logit_scale'),
 ]
 
 
 # mmseg EncoderDecoder name -> mmdet OneFormer name (longest prefix first)
-MMSEG_TO_MMDET = (('decode_head.task_encoder.', 'task_encoder.'),
-                  ('decode_head.text_mapper.', 'text_mapper.'),
-                  ('decode_head.', 'panoptic_head.'))
+MMSEG_TO_MMDET = (('decode_head.', 'panoptic_head.'), )
 
 
 def mmseg_to_mmdet(mmseg_state_dict):
@@ -494,7 +495,8 @@ def test_full_size_released_layout_with_class_order(backbone, config, dataset):
     """A released-layout state dict of the full-size model (official module
     names, classifier rows in the release's class order) maps every key, and
     each class's row lands on that class's label."""
-    from projects.oneformer.converters import dataset_metainfo, reorder_classes
+    from projects.common.converters import dataset_metainfo
+    from projects.oneformer.converters import reorder_classes
     from tests.test_tools.test_backbone_converters import \
         released_convnext_state_dict
     init_default_scope('mmdet')
@@ -522,10 +524,10 @@ def test_full_size_released_layout_with_class_order(backbone, config, dataset):
 
     state_dict, report = convert_d2_state_dict(released, backbone=backbone)
     metainfo = dataset_metainfo(cfg)
-    report.class_order = reorder_classes(state_dict, metainfo)
+    moved = reorder_classes(state_dict, metainfo)
     check_against_model(state_dict, model_state, report)
     assert report.ok, report.format()
-    assert 'class rows moved' in report.class_order
+    assert 'class rows moved' in moved
     got = state_dict['panoptic_head.cls_embed.bias']
     expected = [_release_index(dataset, name) for name in metainfo['classes']]
     assert got[:-1].long().tolist() == expected

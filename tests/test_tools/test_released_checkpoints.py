@@ -179,7 +179,7 @@ def test_hf_release_through_cli_and_demo(dataset, photo, tmp_path, monkeypatch,
     batch = model.data_preprocessor(pseudo_collate([data]), False)
     theirs, decided = hf_semantic(
         hf, batch['inputs'], batch['data_samples'][0].metainfo,
-        model.task_encoder.tokenize(['semantic']).float())
+        model.panoptic_head.task_encoder.tokenize(['semantic']).float())
     assert len(np.unique(theirs)) >= 3, 'the photo needs several classes'
     assert agreement(classes, ours, names, theirs, decided) >= 0.99
     # instances are things of that dataset, under that dataset's names

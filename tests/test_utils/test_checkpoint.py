@@ -98,15 +98,22 @@ def test_runner_resume_is_exact(tmp_path):
     np.testing.assert_array_equal(losses, expected)
 
 
+def _straight_and_resumed(tmp_path, tag, **kwargs):
+    """6 iterations straight, and 4 then resumed to 6 (trained runners)."""
+    straight = _runner(str(tmp_path / 'straight'), 6, name=f'straight{tag}',
+                       **kwargs)
+    straight.train()
+    _runner(str(tmp_path / 'split'), 4, name=f'first{tag}', **kwargs).train()
+    resumed = _runner(str(tmp_path / 'split'), 6, resume=True,
+                      name=f'resumed{tag}', **kwargs)
+    resumed.train()
+    return straight, resumed
+
+
 def test_validation_leaves_the_generators_alone(tmp_path):
     """Validation at a checkpoint's iteration draws from torch's generator (its
     dataloader's seed) after the checkpoint is saved; the resumed run skips it."""
-    straight = _runner(str(tmp_path / 'straight'), 6, name='straight_val', val=True)
-    straight.train()
-    _runner(str(tmp_path / 'split'), 4, name='first_val', val=True).train()
-    resumed = _runner(str(tmp_path / 'split'), 6, resume=True, name='resumed_val',
-                      val=True)
-    resumed.train()
+    straight, resumed = _straight_and_resumed(tmp_path, 'val', val=True)
     for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
         assert torch.equal(a, b)
 
@@ -114,12 +121,7 @@ def test_validation_leaves_the_generators_alone(tmp_path):
 def test_resume_without_random_states_drifts(tmp_path):
     """What RandomStateHook fixes: without it the resumed run's torch generator is
     back at its seeded state and the weights differ."""
-    straight = _runner(str(tmp_path / 'straight'), 6, name='straight0', hooks=False)
-    straight.train()
-    _runner(str(tmp_path / 'split'), 4, name='first0', hooks=False).train()
-    resumed = _runner(str(tmp_path / 'split'), 6, resume=True, name='resumed0',
-                      hooks=False)
-    resumed.train()
+    straight, resumed = _straight_and_resumed(tmp_path, '0', hooks=False)
     assert not all(torch.equal(a, b) for a, b in zip(straight.model.parameters(),
                                                       resumed.model.parameters()))
 

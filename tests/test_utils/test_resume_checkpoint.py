@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 import torch
 
-from projects.oneformer.utils.resume import resume_checkpoint
+from projects.common.resume import resume_checkpoint
 
 
 def _save(work_dir, name, truncate=False):
@@ -25,7 +25,7 @@ def _point(work_dir, path):
 
 def test_auto_resume_without_checkpoint_says_so(tmp_path, monkeypatch):
     logged = []
-    monkeypatch.setattr('projects.oneformer.utils.resume.print_log',
+    monkeypatch.setattr('projects.common.resume.print_log',
                         lambda msg, **kwargs: logged.append(msg))
     assert resume_checkpoint('auto', str(tmp_path)) is None
     assert 'no checkpoint to resume' in logged[0]

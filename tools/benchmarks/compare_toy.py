@@ -35,14 +35,13 @@ from terminaltables import AsciiTable
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: E402,F401  registers modules
-from projects.oneformer.utils import build_runner  # noqa: E402
+from projects.common import build_runner  # noqa: E402
+from projects.oneformer.engine import task_metrics  # noqa: E402
+from projects.oneformer.tasks import TASK_SPECS, TASKS  # noqa: E402
 
 TOY_ROOT = 'data/toy/'
-TASKS = ('panoptic', 'instance', 'semantic')
-# task -> (metric key of one test run, its name, factor to percent)
-METRICS = dict(panoptic=('coco_panoptic/PQ', 'PQ', 1.0),
-               instance=('coco/segm_mAP', 'AP', 100.0),
-               semantic=('sem_seg/mIoU', 'mIoU', 1.0))
+# the headline metric of each task, as the one-run table names it
+METRICS = {task: spec.metric for task, spec in TASK_SPECS.items()}
 # model name -> config; the training recipe (table row) it belongs to
 MODELS = {
     'OneFormer': 'configs/oneformer_r18_toy.py',
@@ -121,8 +120,8 @@ def run_model(name: str, cfg: Config) -> dict:
     start = time.time()
     metrics = runner.test()
     test_s = time.time() - start
-    scores = {metric: round(float(metrics[key]) * factor, 2)
-              for key, metric, factor in METRICS.values()}
+    table = task_metrics(metrics)
+    scores = {metric: table[task][metric] for task, metric in METRICS.items()}
     print(f'[compare] {name}: {scores} (training {train_s / 60:.1f} min)')
     return dict(scores, train_s=round(train_s, 1), test_s=round(test_s, 1),
                 params=count_params(runner.model))
@@ -135,12 +134,12 @@ def summarise(results: Dict[str, dict]) -> List[dict]:
         if name in results:
             r = results[name]
             rows.append(dict(model=name, trainings=1,
-                             **{m: r[m] for _, m, _ in METRICS.values()},
+                             **{m: r[m] for m in METRICS.values()},
                              train_s=r['train_s'], params=r['params']['test']))
     if all(n in results for n in INDIVIDUAL.values()):
         parts = [results[INDIVIDUAL[task]] for task in TASKS]
         row = dict(model='Mask2Former (3 individual)', trainings=3)
-        for task, (_, metric, _) in METRICS.items():
+        for task, metric in METRICS.items():
             row[metric] = results[INDIVIDUAL[task]][metric]  # own task only
         row.update(train_s=round(sum(r['train_s'] for r in parts), 1),
                    params=sum(r['params']['test'] for r in parts))

@@ -44,7 +44,7 @@ def build_model(config: str):
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     cfg.model.backbone.init_cfg = None  # offline: random weights
-    cfg.model.text_mapper = None  # training only
+    cfg.model.panoptic_head.text_mapper = None  # training only
     cfg.model.panoptic_head.loss_contrastive = None
     return MODELS.build(cfg.model).eval()  # default (random) init
 

@@ -51,8 +51,8 @@ with plain mmdet (``metainfo`` is the dict in ``cityscapes_panoptic_metainfo.py`
 
 ``outfile_prefix`` matters: without it mmdet 3.3.0's ``CocoPanopticMetric`` looks the
 ground-truth PNG up by the image's base name only, which misses the ``<city>/`` folder.
-With numpy >= 2.4, ``CityScapesMetric`` needs ``import projects.oneformer`` first
-(cityscapesscripts calls the removed ``np.in1d``; see projects/oneformer/utils/
+With numpy >= 2.4, ``CityScapesMetric`` needs ``import projects.common`` first
+(cityscapesscripts calls the removed ``np.in1d``; see projects/common/
 compat.py). COCO-style mask AP (not what the release reports for Cityscapes) is
 ``CocoMetric`` with ``ann_file='data/cityscapes/gtFine/cityscapes_instance_val.json'``.
 mIoU: ``SemSegMetric`` on the semantic map of the panoptic PNGs gives the released

@@ -30,7 +30,7 @@ from mmdet.registry import DATASETS  # noqa: E402
 from projects.oneformer.datasets import OneFormerPanopticDataset  # noqa: E402
 from projects.oneformer.datasets.transforms import \
     LoadStrictPanopticAnnotations  # noqa: E402
-from projects.oneformer.utils import load_config  # noqa: E402
+from projects.common import load_config  # noqa: E402
 
 
 def image_problems(info: dict, loader: LoadStrictPanopticAnnotations) -> List[str]:

@@ -8,11 +8,11 @@ the model of CONFIG misses one (or gets an unexpected or misshapen one).
 """
 import sys
 
-from projects.oneformer.converters.core import run_cli
-from projects.oneformer.converters.panoptic_segformer import (
+from projects.common.converters import convert_cli
+from projects.panoptic_segformer.converter import (
     convert_panoptic_segformer_state_dict, load_mmdet2_checkpoint)
 
 if __name__ == '__main__':
     sys.exit(
-        run_cli(__doc__, load_mmdet2_checkpoint,
-                convert_panoptic_segformer_state_dict))
+        convert_cli(__doc__, load_mmdet2_checkpoint,
+                    convert_panoptic_segformer_state_dict))

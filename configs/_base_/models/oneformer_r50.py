@@ -43,13 +43,13 @@ model = dict(
         norm_eval=True,
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
-    task_encoder=dict(type='TaskTokenEncoder'),
-    # Training only: the text mapper and the contrastive loss (Sec. 3.2-3.3). An
-    # inference model may drop both (text_mapper=None,
-    # panoptic_head.loss_contrastive=None); their checkpoint keys are then ignored.
-    text_mapper=dict(type='TextMapper', num_context=16),
     panoptic_head=dict(
         type='OneFormerHead',
+        task_encoder=dict(type='TaskTokenEncoder'),
+        # Training only: the text mapper and the contrastive loss (Sec.
+        # 3.2-3.3). An inference model may drop both (text_mapper=None,
+        # loss_contrastive=None); their checkpoint keys are then ignored.
+        text_mapper=dict(type='TextMapper', num_context=16),
         in_channels=[256, 512, 1024, 2048],
         strides=[4, 8, 16, 32],
         feat_channels=embed_dims,
@@ -146,11 +146,13 @@ model = dict(
             ]),
         sampler=dict(type='MaskPseudoSampler')),
     test_cfg=dict(
-        # The task of an image: its metainfo 'task', else this; set
-        # tasks=['panoptic', 'instance', 'semantic'] to run all three.
+        # One model, three tasks: every image is evaluated with each task
+        # token. For one task: tasks=None and task='semantic' (or the
+        # image's metainfo 'task'). The instance top-k (max_per_image)
+        # defaults to the number of queries.
+        tasks=['panoptic', 'instance', 'semantic'],
         task='panoptic',
         object_mask_thr=0.8,
         iou_thr=0.8,
-        filter_low_score=True,
-        max_per_image=num_queries),
+        filter_low_score=True),
     init_cfg=None)

@@ -17,8 +17,6 @@ decode_head.update(
     num_classes=num_classes,
     class_names='ade20k',
     align_corners=False,
-    task_encoder=mmdet_model.task_encoder,
-    text_mapper=mmdet_model.text_mapper,
     train_cfg=mmdet_model.train_cfg)
 decode_head.loss_cls.class_weight = [1.0] * num_classes + [0.1]
 del _base_.model, _base_.num_things_classes, _base_.num_stuff_classes

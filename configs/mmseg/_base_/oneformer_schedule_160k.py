@@ -1,4 +1,4 @@
-# Released OneFormer optimisation (facts section 6): AdamW lr 1e-4, weight
+# Released OneFormer optimisation: AdamW lr 1e-4, weight
 # decay 0.05, backbone lr x0.1, no decay on norms and embeddings, poly 0.9 to
 # 0 over 160k iterations at batch 16 (8 GPUs x 2).
 _base_ = 'mmseg::_base_/schedules/schedule_160k.py'

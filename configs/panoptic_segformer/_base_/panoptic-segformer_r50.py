@@ -1,6 +1,6 @@
 # Panoptic SegFormer R50 as released (model and optimiser); datasets and
 # schedules come from the configs that inherit it.
-custom_imports = dict(imports=['projects.oneformer'], allow_failed_imports=False)
+custom_imports = dict(imports=['projects.panoptic_segformer'], allow_failed_imports=False)
 
 num_things_classes = 80
 num_stuff_classes = 53

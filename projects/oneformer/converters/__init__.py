@@ -1,14 +1,12 @@
-"""Checkpoint converters (detectron2 release, Hugging Face) to mmdet."""
-from .backbones import BACKBONES, BackboneMapping, get_backbone
-from .core import (ConversionReport, check_against_model, dataset_metainfo,
-                   reorder_classes, run_cli)
+"""OneFormer checkpoint converters (detectron2 release, Hugging Face) to mmdet
+and mmseg; the renaming machinery is ``projects.common.converters``."""
+from .core import (TARGET_PREFIXES, reorder_classes, retarget, retarget_key,
+                   run_cli)
 from .d2 import convert_d2_state_dict, load_d2_checkpoint
 from .hf import convert_hf_state_dict, hf_to_d2_state_dict, load_hf_checkpoint
 
 __all__ = [
-    'BACKBONES', 'BackboneMapping', 'ConversionReport', 'check_against_model',
-    'convert_d2_state_dict', 'convert_hf_state_dict', 'dataset_metainfo',
-    'get_backbone', 'reorder_classes',
+    'TARGET_PREFIXES', 'convert_d2_state_dict', 'convert_hf_state_dict',
     'hf_to_d2_state_dict', 'load_d2_checkpoint', 'load_hf_checkpoint',
-    'run_cli'
+    'reorder_classes', 'retarget', 'retarget_key', 'run_cli'
 ]

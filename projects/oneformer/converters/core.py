@@ -1,49 +1,14 @@
-"""Rule-based state-dict renaming, conversion report and shared CLI."""
-import argparse
-import copy
-import importlib
-import re
+"""OneFormer's side of the converters: the target layouts (mmdet detector,
+mmseg segmentor), the classifier's class order and the command line."""
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from projects.common.converters import (ConversionReport, StateDict,
+                                        convert_cli, dataset_metainfo)
 from ..datasets.class_order import release_rank
-
-#: A rule maps a full-match regex to a target: a ``re`` template, a function
-#: of the match, or None for a recognised key that is deliberately dropped.
-Target = Union[str, Callable[[re.Match], str], None]
-Rules = Sequence[Tuple[str, Target]]
-StateDict = Dict[str, Tensor]
-
-WB = r'(weight|bias)'
-BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
-ATTN = r'(in_proj_weight|in_proj_bias|out_proj\.weight|out_proj\.bias)'
-
-
-def seq_linear(template: str) -> Callable[[re.Match], str]:
-    """Target for ``MLP.layers.{i}.{p}`` -> ``nn.Sequential`` index ``2i``.
-
-    The released MLPs keep only Linear layers; ours interleave ReLUs.
-    ``template`` gets ``{i}`` and ``{p}`` from groups 1 and 2.
-    """
-    return lambda m: template.format(i=2 * int(m[1]), p=m[2])
-
-
-def part_rules(src: str, dst: str, parts: Sequence[Tuple[str, str,
-                                                         str]]) -> Rules:
-    """Rules renaming the parts of a layer.
-
-    ``src`` is a regex prefix with one group (the layer index) that ``dst``
-    refers to as ``\\1``; each part ``(name, new_name, param)`` maps
-    ``{src}{name}.{param}`` to ``{dst}{new_name}.{param}``.
-    """
-    return [(src + re.escape(name) + r'\.' + param, dst + new + r'.\2')
-            for name, new, param in parts]
-
 
 #: Where the top-level modules of the mmdet ``OneFormer`` live in the model of
 #: each target: mmseg's ``EncoderDecoder`` holds everything but the backbone
@@ -52,8 +17,6 @@ TARGET_PREFIXES: Dict[str, Dict[str, str]] = dict(
     mmdet={},
     mmseg={
         'panoptic_head.': 'decode_head.',
-        'task_encoder.': 'decode_head.task_encoder.',
-        'text_mapper.': 'decode_head.text_mapper.',
     })
 
 
@@ -72,118 +35,6 @@ def retarget(state_dict: StateDict, target: str) -> StateDict:
     """An mmdet ``OneFormer`` state dict in the layout of ``target``."""
     return OrderedDict(
         (retarget_key(k, target), v) for k, v in state_dict.items())
-
-
-@dataclass
-class ConversionReport:
-    """What happened to every tensor of a conversion."""
-    num_mapped: int = 0
-    dropped: List[str] = field(default_factory=list)
-    unmapped: List[str] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    mismatched: List[str] = field(default_factory=list)
-    class_order: str = ''
-
-    @property
-    def ok(self) -> bool:
-        return not (self.unmapped or self.missing or self.unexpected
-                    or self.mismatched)
-
-    def format(self) -> str:
-        lines = [f'mapped tensors: {self.num_mapped}']
-        if self.class_order:
-            lines.append(f'class order: {self.class_order}')
-        for name in ('dropped', 'unmapped', 'missing', 'unexpected',
-                     'mismatched'):
-            keys = getattr(self, name)
-            lines.append(f'{name}: {len(keys)}')
-            lines += [f'    {k}' for k in keys]
-        lines.append('OK' if self.ok else 'FAILED')
-        return '\n'.join(lines)
-
-
-def rename(state_dict: StateDict, rules: Rules,
-           report: ConversionReport) -> StateDict:
-    """Rename every key by the first rule that fully matches it.
-
-    Keys matching no rule go to ``report.unmapped``, keys whose rule target is
-    None to ``report.dropped``.
-    """
-    compiled = [(re.compile(pattern), target) for pattern, target in rules]
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        for pattern, target in compiled:
-            match = pattern.fullmatch(key)
-            if match:
-                break
-        else:
-            report.unmapped.append(key)
-            continue
-        if target is None:
-            report.dropped.append(key)
-            continue
-        new_key = match.expand(target) if isinstance(target,
-                                                     str) else target(match)
-        if new_key in out:
-            raise ValueError(f'Two source keys map to {new_key!r}; the last '
-                             f'one is {key!r}.')
-        out[new_key] = value
-    return out
-
-
-def merge_qkv(state_dict: StateDict, pattern: str, fused: str) -> StateDict:
-    """Concatenate separate q/k/v projections into ``in_proj_*`` tensors.
-
-    Args:
-        pattern (str): Regex with groups (prefix, 'q'|'k'|'v', 'weight'|
-            'bias'), e.g. ``r'(.*)\\.([qkv])_proj\\.(weight|bias)'``.
-        fused (str): Target name with ``{prefix}`` and ``{param}``.
-
-    Incomplete triplets are left untouched (and end up unmapped).
-    """
-    regex = re.compile(pattern)
-    groups: Dict[Tuple[str, str], Dict[str, str]] = {}
-    for key in state_dict:
-        m = regex.fullmatch(key)
-        if m:
-            groups.setdefault((m[1], m[3]), {})[m[2]] = key
-    out = OrderedDict(state_dict)
-    for (prefix, param), parts in groups.items():
-        if set(parts) != {'q', 'k', 'v'}:
-            continue
-        shapes = {n: tuple(out[parts[n]].shape) for n in 'qkv'}
-        if len(set(shapes.values())) != 1:
-            raise ValueError(
-                f"{parts['q']}, {parts['k']}, {parts['v']}: q/k/v projections "
-                f'of one attention must have one shape, got {shapes}; the '
-                'checkpoint is damaged or of another model size')
-        out[fused.format(prefix=prefix, param=param)] = torch.cat(
-            [out.pop(parts[n]) for n in 'qkv'])
-    return out
-
-
-def check_against_model(
-    state_dict: StateDict,
-    model_state: StateDict,
-    report: ConversionReport,
-    optional_prefixes: Sequence[str] = ()) -> None:
-    """Record missing, unexpected and shape-mismatched keys in ``report``.
-
-    Keys under ``optional_prefixes`` may be absent from the model (e.g. the
-    training-only text mapper, which an inference model does not build).
-    """
-    for key, value in model_state.items():
-        if key not in state_dict:
-            report.missing.append(key)
-        elif tuple(state_dict[key].shape) != tuple(value.shape):
-            report.mismatched.append(
-                f'{key}: checkpoint {tuple(state_dict[key].shape)} vs model '
-                f'{tuple(value.shape)}')
-    report.unexpected += [
-        k for k in state_dict
-        if k not in model_state and not k.startswith(tuple(optional_prefixes))
-    ]
 
 
 #: The classifier of the mmdet ``OneFormer`` (K + 1 rows, no-object last).
@@ -220,93 +71,29 @@ def reorder_classes(state_dict: StateDict, metainfo: Optional[dict],
             f"{', ...' if len(moved) > 3 else ''}), no-object row last")
 
 
-def dataset_metainfo(cfg, target: str = 'mmdet') -> Optional[dict]:
-    """Metainfo of a config's test (else val, train) dataset: its class's
-    ``METAINFO`` updated by the config's ``metainfo``; None without one."""
-    datasets = importlib.import_module(f'{target}.registry').DATASETS
-    for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
-        dataset = (cfg.get(loader) or {}).get('dataset')
-        while dataset is not None and 'dataset' in dataset:  # wrappers
-            dataset = dataset['dataset']
-        if dataset is None or 'type' not in dataset:
-            continue
-        dataset_cls = datasets.get(dataset['type'])
-        if dataset_cls is None:
-            raise KeyError(f"dataset type {dataset['type']!r} of {loader} is "
-                           f'not registered in {target}')
-        return dataset_cls._load_metainfo(
-            copy.deepcopy(dataset.get('metainfo')))
-    return None
-
-
-def model_state_from_config(cfg, target: str = 'mmdet') -> StateDict:
-    """State dict of the (randomly initialised) model of an mmdet or mmseg
-    (``target``) config (a path or a ``Config``)."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    models = importlib.import_module(f'{target}.registry').MODELS
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    init_default_scope(cfg.get('default_scope', target))
-    return models.build(cfg.model).state_dict()
+def _adapt(state_dict: StateDict, report: ConversionReport, cfg,
+           target: str) -> dict:
+    """Classifier rows into the label order of the config's dataset, whose
+    metainfo (classes, palette) becomes the checkpoint's ``dataset_meta``."""
+    metainfo = dataset_metainfo(cfg, target)
+    if retarget_key(CLASSIFIER + 'weight', target) in state_dict:
+        report.notes.append('class order: ' +
+                            reorder_classes(state_dict, metainfo, target))
+    return {} if metainfo is None else dict(dataset_meta=metainfo)
 
 
 def run_cli(description: str,
             load: Callable[[str], StateDict],
             convert: Callable[..., Tuple[StateDict, ConversionReport]],
             argv: Optional[Sequence[str]] = None) -> int:
-    """Shared command line of the converters; returns the exit status.
-
-    Prints the key report; writes ``dst`` only if every source tensor was
-    mapped (or deliberately dropped) and the model of ``--config`` gets every
-    tensor it needs with the right shape. The classifier rows are permuted
-    into the label order of the config's dataset, whose metainfo (classes,
-    palette) is saved as the checkpoint's ``meta.dataset_meta``.
-    """
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('src', help='source checkpoint')
-    parser.add_argument('dst', help='output checkpoint (.pth)')
-    parser.add_argument(
-        '--config',
-        required=True,
-        help='config of the target model, to check the key set')
-    parser.add_argument(
-        '--backbone', default='resnet', help='backbone key mapping')
-    parser.add_argument(
-        '--target',
-        default='mmdet',
-        choices=sorted(TARGET_PREFIXES),
-        help="the model's library: mmdet (OneFormer detector) or mmseg "
-        '(EncoderDecoder with OneFormerSegHead)')
-    args = parser.parse_args(argv)
-
-    state_dict, report = convert(
-        load(args.src), backbone=args.backbone, target=args.target)
-    cfg = Config.fromfile(args.config)
-    init_default_scope(cfg.get('default_scope', args.target))
-    metainfo = dataset_metainfo(cfg, args.target)
-    if retarget_key(CLASSIFIER + 'weight', args.target) in state_dict:
-        try:
-            report.class_order = reorder_classes(state_dict, metainfo,
-                                                 args.target)
-        except ValueError as err:
-            print(f'{args.src} -> {args.config}: {err}')
-            return 1
-    check_against_model(
-        state_dict,
-        model_state_from_config(cfg, args.target),
-        report,
-        optional_prefixes=tuple(
-            retarget_key(p, args.target)
-            for p in ('text_mapper.', 'panoptic_head.loss_contrastive.')))
-    print(report.format())
-    if not report.ok:
-        return 1
-    meta = {} if metainfo is None else dict(dataset_meta=metainfo)
-    torch.save({'state_dict': state_dict, 'meta': meta}, args.dst)
-    print(f'saved {args.dst}')
-    return 0
+    """The OneFormer converters' command line (``--target mmdet|mmseg``);
+    returns the exit status. See ``projects.common.converters.convert_cli``:
+    the classifier rows are permuted into the label order of the config's
+    dataset, whose metainfo is saved as ``meta.dataset_meta``; the text
+    mapper and the contrastive temperature may be absent from the model."""
+    return convert_cli(
+        description, load, convert, argv,
+        targets=tuple(TARGET_PREFIXES), adapt=_adapt,
+        optional_prefixes=lambda target: tuple(
+            retarget_key(p, target) for p in ('panoptic_head.text_mapper.',
+                                              'panoptic_head.loss_contrastive.')))

@@ -4,9 +4,10 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from .backbones import get_backbone
-from .core import (ATTN, WB, ConversionReport, Rules, StateDict, part_rules,
-                   rename, retarget, seq_linear)
+from projects.common.converters import (ATTN, WB, ConversionReport, Rules,
+                                        StateDict, get_backbone, part_rules,
+                                        rename, seq_linear)
+from .core import retarget
 
 _PD = r'sem_seg_head\.pixel_decoder\.'
 _PR = r'sem_seg_head\.predictor\.'
@@ -38,7 +39,7 @@ _MASKED_LAYER = dict(
                     ('norm', 'norms.1', WB)),
     ffn=_FFN + (('norm', 'norms.2', WB), ))
 
-# Non-backbone keys of the released layout (facts section 7).
+# Non-backbone keys of the released detectron2 layout (checkpoint["model"]).
 D2_RULES: Rules = [
     # pixel decoder
     (_PD + r'input_proj\.(\d+)\.0\.' + WB, _PIX + r'input_convs.\1.conv.\2'),
@@ -68,11 +69,12 @@ D2_RULES: Rules = [
     (_PR + r'mask_embed\.layers\.(\d)\.' + WB,
      seq_linear(_HEAD + 'mask_embed.{i}.{p}')),
     # task token, text mapper
-    (r'task_mlp\.layers\.(\d)\.' + WB, seq_linear('task_encoder.mlp.{i}.{p}')),
-    (r'text_encoder\.(.+)', r'text_mapper.text_encoder.\1'),
+    (r'task_mlp\.layers\.(\d)\.' + WB,
+     seq_linear(_HEAD + 'task_encoder.mlp.{i}.{p}')),
+    (r'text_encoder\.(.+)', _HEAD + r'text_mapper.text_encoder.\1'),
     (r'text_projector\.layers\.(\d)\.' + WB,
-     seq_linear('text_mapper.text_projector.{i}.{p}')),
-    (r'prompt_ctx\.weight', 'text_mapper.prompt_ctx.weight'),
+     seq_linear(_HEAD + 'text_mapper.text_projector.{i}.{p}')),
+    (r'prompt_ctx\.weight', _HEAD + 'text_mapper.prompt_ctx.weight'),
     # Loss state: the learnable contrastive temperature is kept; the
     # no-object weight comes from the config (loss_cls.class_weight).
     (r'criterion\.logit_scale', _HEAD + 'loss_contrastive.logit_scale'),

@@ -8,9 +8,9 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
-from .backbones import get_backbone
-from .core import (ATTN, WB, ConversionReport, Rules, StateDict, merge_qkv,
-                   part_rules, rename)
+from projects.common.converters import (ATTN, WB, ConversionReport, Rules,
+                                        StateDict, get_backbone, merge_qkv,
+                                        part_rules, rename)
 from .d2 import convert_d2_state_dict
 
 _PD = r'pixel_level_module\.decoder\.'

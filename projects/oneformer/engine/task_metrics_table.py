@@ -8,25 +8,7 @@ from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
 from mmdet.registry import HOOKS
-
-# (task, evaluator, metric key prefix, [(column, key)], factor to percent). A task's
-# row comes from the first of its evaluators that reported: Cityscapes configs
-# score instance AP with cityscapesscripts (mmdet's CityScapesMetric, AP averaged
-# over IoU 0.5:0.95, regions >= 100 px, as the released CityscapesInstanceEvaluator),
-# the others with COCO's mask AP.
-METRIC_SOURCES = (
-    ('panoptic', 'CocoPanopticMetric', 'coco_panoptic/',
-     [('PQ', 'PQ'), ('PQ_th', 'PQ_th'), ('PQ_st', 'PQ_st'), ('SQ', 'SQ'),
-      ('RQ', 'RQ')], 1.0),
-    ('instance', 'CityScapesMetric', 'cityscapes/',
-     [('AP', 'mAP'), ('AP50', 'AP@50')], 100.0),
-    ('instance', 'CocoMetric', 'coco/',
-     [('AP', 'segm_mAP'), ('AP50', 'segm_mAP_50'), ('AP75', 'segm_mAP_75')],
-     100.0),
-    ('semantic', 'SemSegMetric', 'sem_seg/',
-     [('mIoU', 'mIoU'), ('aAcc', 'aAcc')], 1.0),
-)
-
+from ..tasks import METRIC_SOURCES
 
 def _rows(metrics: Dict[str, float]):
     """(task, evaluator, row) for each task with results, in table order."""

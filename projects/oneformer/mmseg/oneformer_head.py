@@ -1,23 +1,19 @@
 """OneFormer as an mmseg decode head: the semantic task of the mmdet model."""
 from typing import List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
 from torch import Tensor
 
-from mmdet.registry import MODELS as MMDET_MODELS
 from mmseg.datasets import CityscapesDataset
 from mmseg.models.decode_heads import Mask2FormerHead as SegMask2FormerHead
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, SampleList
+from mmseg.utils import ConfigType, SampleList
 from ..datasets.ade20k import ADE20K_CATEGORIES
-from ..datasets.transforms import OneFormerTaskSampling
+from ..datasets.text_list import TextList
 from ..models import OneFormerHead
 from ..models.fusion_head import semantic_inference
-from ..models.oneformer_head import drop_keys
 from ..models.strict_loading import check_missing_keys
 
 #: Class names of the released text lists, in mmseg's label order. ADE20K's
@@ -33,13 +29,12 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
     """OneFormer for mmseg's ``EncoderDecoder``, run with the semantic task.
 
     Like mmseg's ``Mask2FormerHead`` wraps mmdet's, this head is our mmdet
-    :class:`OneFormerHead` plus mmseg's interface (``num_classes``,
-    ``align_corners``, ``ignore_index``; targets built from ``gt_sem_seg``,
-    one mask per class present). It also owns the modules the mmdet detector
-    holds: the task-token encoder and, for training, the text mapper. Its
-    state dict is the detector's with ``panoptic_head.`` -> ``decode_head.``
-    and ``task_encoder.`` / ``text_mapper.`` -> ``decode_head.task_encoder.``
-    / ``decode_head.text_mapper.`` (see ``converters.core.TARGET_PREFIXES``).
+    :class:`OneFormerHead` (task encoder, text mapper and contrastive loss
+    included) plus mmseg's interface (``num_classes``, ``align_corners``,
+    ``ignore_index``); it only adapts the targets: one mask per class present
+    in ``gt_sem_seg``, and their semantic text list. Its state dict is the
+    detector's with ``panoptic_head.`` -> ``decode_head.`` (see
+    ``converters.core.TARGET_PREFIXES``).
 
     Every sub-module is an mmdet module, built in mmdet's scope, so their
     configs are the mmdet OneFormer's (``CrossEntropyLoss`` is mmdet's, an
@@ -47,13 +42,10 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
 
     Args:
         num_classes (int): Number of classes K.
-        task_encoder (dict): ``TaskTokenEncoder`` config; ``embed_dims``
-            defaults to ``feat_channels``.
-        text_mapper (dict, optional): ``TextMapper`` config (training only,
-            needs ``loss_contrastive`` and ``class_names``). When None it is
-            not built and its checkpoint keys are ignored.
         class_names (str | Sequence[str], optional): Class names in label
-            order for the text list, or a key of :data:`CLASS_NAMES`.
+            order for the text list (needed with a ``text_mapper``), or a key
+            of :data:`CLASS_NAMES`. mmseg's ADE20K and Cityscapes labels are
+            in the release's class order.
         text_template (str): Text of one mask. Defaults to 'a photo with a
             {}'.
         allow_missing_keys (sequence of str): key prefixes (relative to the
@@ -66,8 +58,6 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
 
     def __init__(self,
                  num_classes: int,
-                 task_encoder: ConfigType = dict(type='TaskTokenEncoder'),
-                 text_mapper: OptConfigType = None,
                  class_names: Union[str, Sequence[str], None] = None,
                  text_template: str = 'a photo with a {}',
                  allow_missing_keys: Sequence[str] = (),
@@ -80,45 +70,27 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
                 num_things_classes=num_classes,
                 num_stuff_classes=0,
                 **kwargs)
-            self.allow_missing_keys = tuple(allow_missing_keys)
-            task_encoder = ConfigDict(task_encoder)
-            task_encoder.setdefault('embed_dims', kwargs['feat_channels'])
-            self.task_encoder = MMDET_MODELS.build(task_encoder)
-            self.text_mapper = None
-            if text_mapper is not None:
-                self._init_texts(text_mapper, class_names, text_template)
-
-    def _init_texts(self, text_mapper: ConfigType,
-                    class_names: Union[str, Sequence[str], None],
-                    text_template: str) -> None:
-        """Build the text mapper and the released text rule's token table."""
-        if self.loss_contrastive is None or class_names is None:
-            raise ValueError('a text_mapper needs loss_contrastive '
-                             '(QueryTextContrastiveLoss) and class_names')
-        text_mapper = ConfigDict(text_mapper)
-        text_mapper.setdefault('embed_dims', self.query_embed.embedding_dim)
-        self.text_mapper = MMDET_MODELS.build(text_mapper)
-        if isinstance(class_names, str):
-            class_names = CLASS_NAMES[class_names]
-        if len(class_names) != self.num_classes:
-            raise ValueError(f'{len(class_names)} class names for '
-                             f'{self.num_classes} classes')
-        # N_text = N - N_ctx texts, so that with the context there are N.
-        self.texts = OneFormerTaskSampling(
-            num_texts=self.num_queries -
-            self.text_mapper.prompt_ctx.num_embeddings,
-            task='semantic',
-            class_names=class_names,
-            num_things_classes=self.num_classes,
-            text_template=text_template,
-            context_length=self.text_mapper.context_length)
+        self.allow_missing_keys = tuple(allow_missing_keys)
+        self.text_list = None
+        self.num_texts = None
+        if self.text_mapper is not None:
+            # N_text = N - N_ctx texts, so that with the context there are N
+            self.num_texts = (self.num_queries -
+                              self.text_mapper.prompt_ctx.num_embeddings)
+            if class_names is None:
+                raise ValueError('a text_mapper needs class_names')
+            if isinstance(class_names, str):
+                class_names = CLASS_NAMES[class_names]
+            if len(class_names) != self.num_classes:
+                raise ValueError(f'{len(class_names)} class names for '
+                                 f'{self.num_classes} classes')
+            self.text_list = TextList(
+                class_names, template=text_template,
+                context_length=self.text_mapper.context_length)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
-        if self.text_mapper is None:
-            drop_keys(state_dict, prefix + 'text_mapper.')
-        check_missing_keys(self, state_dict, prefix,
-                           ('text_mapper.', 'loss_contrastive.'),
+        check_missing_keys(self, state_dict, prefix, self.TRAINING_ONLY,
                            self.allow_missing_keys)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -126,7 +98,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
                 x: Tuple[Tensor],
                 all_predictions: bool = True
                 ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
-        """``OneFormerHead.forward`` with the semantic task token.
+        """``OneFormerHead.forward`` with the semantic task.
 
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
@@ -138,31 +110,27 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             logits (``num_layers + 1`` x [B, N, H/4, W/4]) and the queries
             before the masked decoder [B, N, C].
         """
-        task_tokens = self.task_encoder(['semantic'] * len(x[0]))
         return super().forward(
-            x, task_tokens, all_predictions=all_predictions)
-
-    def text_tokens(self, labels: Tensor) -> Tensor:
-        """Released semantic text list of one image's classes [M] ->
-        CLIP ids [N_text, L]: one text per class, in class order, padded
-        with 'a semantic photo'."""
-        ordered = np.sort(labels.cpu().numpy())[:self.texts.num_texts]
-        return self.texts.text_tokens('semantic', ordered)
+            x, ['semantic'] * len(x[0]), all_predictions=all_predictions)
 
     def loss(self, x: Tuple[Tensor], batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:
         """Mask2Former losses on ``gt_sem_seg`` (one mask per class) and,
-        with a text mapper, the query-text contrastive loss."""
+        with a text mapper, the query-text contrastive loss on the semantic
+        text lists (one text per class present)."""
         batch_gt_instances, batch_img_metas = \
             self._seg_data_to_instance_data(batch_data_samples)
         all_cls_scores, all_mask_preds, queries = self(x)
         losses = self.loss_by_feat(all_cls_scores, all_mask_preds,
                                    batch_gt_instances, batch_img_metas)
         if self.text_mapper is not None:
-            text_ids = torch.stack(
-                [self.text_tokens(gt.labels) for gt in batch_gt_instances])
-            losses['loss_contrastive'] = self.loss_contrastive(
-                queries, self.text_mapper(text_ids.to(queries.device)))
+            text_tokens = torch.stack([
+                self.text_list.tokens('semantic', gt.labels.cpu().numpy(),
+                                      self.num_texts)
+                for gt in batch_gt_instances
+            ])
+            losses['loss_contrastive'] = self.contrastive_loss(
+                queries, text_tokens)
         return losses
 
     def predict(self, x: Tuple[Tensor], batch_img_metas: List[dict],

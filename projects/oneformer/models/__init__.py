@@ -4,7 +4,6 @@ from .fusion_head import OneFormerFusionHead
 from .semantic_maskformer_fusion_head import SemanticMaskFormerFusionHead  # noqa: F401
 from .oneformer import OneFormer
 from .oneformer_head import OneFormerHead
-from .panoptic_segformer import *  # noqa: F401,F403
 from .query_initialiser import OneFormerQueryInitialiser
 from .task_token import TASKS, TaskTokenEncoder
 from .text_mapper import TextMapper

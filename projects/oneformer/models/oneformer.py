@@ -1,16 +1,15 @@
 """OneFormer detector: one model, task-conditioned at inference."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 from mmengine.config import ConfigDict
 from torch import Tensor
 
 from mmdet.models.detectors import Mask2Former
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.utils import ConfigType, OptConfigType
-from .oneformer_head import drop_keys
+from mmdet.utils import OptConfigType
 from ..tasks import TASK_SPECS, check_tasks
+from .oneformer_head import OneFormerHead
 from .strict_loading import check_missing_keys
 
 _PRED_FIELDS = {spec.result_key: spec.pred_field for spec in TASK_SPECS.values()}
@@ -27,14 +26,12 @@ class OneFormer(Mask2Former):
     Outputs: panoptic -> ``pred_panoptic_seg``, instance -> ``pred_instances``,
     semantic -> ``pred_sem_seg``.
 
+    The task-token encoder, the text mapper and the contrastive loss belong
+    to the head (``panoptic_head.task_encoder`` / ``.text_mapper`` /
+    ``.loss_contrastive``); the detector resolves each image's task and
+    writes the outputs.
+
     Args:
-        task_encoder (dict): ``TaskTokenEncoder`` config; ``embed_dims``
-            defaults to the head's ``feat_channels``.
-        text_mapper (dict, optional): ``TextMapper`` config. Training only;
-            when None it is not built and its checkpoint keys are ignored.
-            With it, the head needs ``loss_contrastive`` and every training
-            sample ``text_tokens`` (``OneFormerTaskSampling`` and
-            ``PackOneFormerInputs`` in the pipeline).
         allow_missing_keys (sequence of str): key prefixes a checkpoint may
             lack, for fine-tuning, e.g. ``['panoptic_head.cls_embed.']`` to
             learn a new class set. Any other missing tensor (the text mapper
@@ -46,35 +43,26 @@ class OneFormer(Mask2Former):
 
     def __init__(self,
                  *,
-                 task_encoder: ConfigType = dict(type='TaskTokenEncoder'),
-                 text_mapper: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  allow_missing_keys: Sequence[str] = (),
                  **kwargs) -> None:
+        moved = [k for k in ('task_encoder', 'text_mapper') if k in kwargs]
+        if moved:
+            raise TypeError(
+                f'model.{moved[0]} belongs to the head now: set '
+                f'model.panoptic_head.{moved[0]} instead.')
         head_cfg = kwargs['panoptic_head']
         test_cfg = ConfigDict(test_cfg or {})
         test_cfg.setdefault('max_per_image', head_cfg['num_queries'])
         super().__init__(test_cfg=test_cfg, **kwargs)
         self.allow_missing_keys = tuple(allow_missing_keys)
-        task_encoder = ConfigDict(task_encoder)
-        task_encoder.setdefault('embed_dims', head_cfg['feat_channels'])
-        self.task_encoder = MODELS.build(task_encoder)
-        self.text_mapper = None
-        if text_mapper is not None:
-            text_mapper = ConfigDict(text_mapper)
-            text_mapper.setdefault('embed_dims', head_cfg['feat_channels'])
-            self.text_mapper = MODELS.build(text_mapper)
-            if self.panoptic_head.loss_contrastive is None:
-                raise ValueError('a text_mapper needs panoptic_head.'
-                                 'loss_contrastive (QueryTextContrastiveLoss)')
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
-        if self.text_mapper is None:
-            drop_keys(state_dict, prefix + 'text_mapper.')
-        check_missing_keys(self, state_dict, prefix,
-                           ('text_mapper.', 'panoptic_head.loss_contrastive.'),
-                           self.allow_missing_keys)
+        check_missing_keys(
+            self, state_dict, prefix,
+            tuple('panoptic_head.' + p for p in OneFormerHead.TRAINING_ONLY),
+            self.allow_missing_keys)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod
@@ -108,37 +96,10 @@ class OneFormer(Mask2Former):
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> Dict[str, Tensor]:
-        """Losses of Eq. 2 with the task token and text list of every sample."""
-        x = self.extract_feat(batch_inputs)
-        task_tokens = self.task_encoder(
+        """Losses of Eq. 2 with the task and text list of every sample."""
+        return self.panoptic_head.loss(
+            self.extract_feat(batch_inputs), batch_data_samples,
             self._tasks_of(batch_data_samples, self.train_cfg))
-        text_queries = None
-        if self.text_mapper is not None:
-            if not all('text_tokens' in s for s in batch_data_samples):
-                raise ValueError(
-                    'training with a text mapper needs text_tokens in every '
-                    'data sample: add OneFormerTaskSampling and '
-                    'PackOneFormerInputs to the train pipeline')
-            text_tokens = torch.stack(
-                [s.text_tokens for s in batch_data_samples])
-            self._check_num_texts(text_tokens.shape[1])
-            text_queries = self.text_mapper(text_tokens.to(batch_inputs.device))
-        return self.panoptic_head.loss(x, batch_data_samples, task_tokens,
-                                       text_queries)
-
-    def _check_num_texts(self, num_texts: int) -> None:
-        """The text list fills the queries the context embeddings leave."""
-        num_queries = self.panoptic_head.num_queries
-        num_context = self.text_mapper.prompt_ctx.num_embeddings
-        if num_texts != num_queries - num_context:
-            raise ValueError(
-                f'The training text lists have {num_texts} texts but the model '
-                f'needs num_queries - num_context = {num_queries} - '
-                f'{num_context} = {num_queries - num_context}: set '
-                f'train_dataloader.dataset.num_texts={num_queries - num_context}'
-                ' (or num_texts of OneFormerTaskSampling), or change '
-                'model.panoptic_head.num_queries / '
-                'model.text_mapper.num_context.')
 
     def predict(self,
                 batch_inputs: Tensor,
@@ -148,7 +109,7 @@ class OneFormer(Mask2Former):
         feats = self.extract_feat(batch_inputs)
         tasks, num_tasks = self._test_pairs(batch_data_samples)
         mask_cls, mask_pred = self.panoptic_head.predict(
-            feats, batch_data_samples, self.task_encoder(tasks), num_tasks)
+            feats, batch_data_samples, tasks, num_tasks)
         samples = [s for s in batch_data_samples for _ in range(num_tasks)]
         results = self.panoptic_fusion_head.predict(
             mask_cls, mask_pred, samples, tasks, rescale=rescale)
@@ -162,4 +123,4 @@ class OneFormer(Mask2Former):
         """Raw head outputs (see ``OneFormerHead.forward``)."""
         feats = self.extract_feat(batch_inputs)
         tasks = self._tasks_of(batch_data_samples, self.test_cfg)
-        return self.panoptic_head(feats, self.task_encoder(tasks))
+        return self.panoptic_head(feats, tasks)

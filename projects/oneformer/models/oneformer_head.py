@@ -1,7 +1,7 @@
 """OneFormer head: pixel decoder + task-conditioned masked decoder."""
 import copy
 import functools
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -12,18 +12,9 @@ from mmdet.models.dense_heads import Mask2FormerHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
+from .strict_loading import drop_keys
 from .transformer_decoder import (OneFormerTransformerDecoder, group_tasks,
                                   unblock_full_rows, ungroup_tasks)
-
-
-def drop_keys(state_dict: dict, prefix: str) -> None:
-    """Delete the ``state_dict`` entries under ``prefix``, in place.
-
-    Checkpoints of trained models carry training-only state (the text mapper,
-    the contrastive temperature) that an inference model does not build.
-    """
-    for key in [k for k in state_dict if k.startswith(prefix)]:
-        del state_dict[key]
 
 
 @MODELS.register_module()
@@ -35,20 +26,33 @@ class OneFormerHead(Mask2FormerHead):
     built by ``query_initialiser`` from the task token, which is first normed
     by ``decoder_norm`` (the masked decoder's ``post_norm``, the same module
     the class/mask heads use). Predictions are made on the initial queries
-    and after every decoder layer (``num_layers + 1`` of them).
+    and after every decoder layer (``num_layers + 1`` of them). The head owns
+    the task-token encoder and, for training, the text mapper and the
+    query-text contrastive loss, as mmdet heads own their losses.
 
     Args:
         query_initialiser (dict): ``OneFormerQueryInitialiser`` config; its
             ``in_channels`` defaults to ``out_channels`` (mask feature width).
+        task_encoder (dict): ``TaskTokenEncoder`` config; ``embed_dims``
+            defaults to ``feat_channels``.
+        text_mapper (dict, optional): ``TextMapper`` config (training only;
+            needs ``loss_contrastive``, and every training sample
+            ``text_tokens``). When None it is not built and its checkpoint
+            keys are ignored.
         loss_contrastive (dict, optional): ``QueryTextContrastiveLoss`` config
-            (training only, with the detector's text mapper). When None it is
-            not built and its checkpoint keys are ignored.
+            (training only). When None it is not built and its checkpoint
+            keys are ignored.
         **kwargs: ``Mask2FormerHead`` arguments.
     """
+
+    #: modules only training uses: a checkpoint for inference may lack them
+    TRAINING_ONLY = ('text_mapper.', 'loss_contrastive.')
 
     def __init__(self,
                  query_initialiser: ConfigType = dict(
                      type='OneFormerQueryInitialiser'),
+                 task_encoder: ConfigType = dict(type='TaskTokenEncoder'),
+                 text_mapper: OptConfigType = None,
                  loss_contrastive: OptConfigType = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
@@ -67,6 +71,17 @@ class OneFormerHead(Mask2FormerHead):
         self.loss_contrastive = None
         if loss_contrastive is not None:
             self.loss_contrastive = MODELS.build(loss_contrastive)
+        task_encoder = copy.deepcopy(task_encoder)
+        task_encoder.setdefault('embed_dims', kwargs['feat_channels'])
+        self.task_encoder = MODELS.build(task_encoder)
+        self.text_mapper = None
+        if text_mapper is not None:
+            if self.loss_contrastive is None:
+                raise ValueError('a text_mapper needs panoptic_head.'
+                                 'loss_contrastive (QueryTextContrastiveLoss)')
+            text_mapper = copy.deepcopy(text_mapper)
+            text_mapper.setdefault('embed_dims', kwargs['feat_channels'])
+            self.text_mapper = MODELS.build(text_mapper)
 
     @property
     def decoder_norm(self) -> nn.Module:
@@ -116,24 +131,26 @@ class OneFormerHead(Mask2FormerHead):
                 f'{self.num_stuff_classes} stuff). To fine-tune on a new '
                 f"class set, drop '{prefix}cls_embed.*' from the checkpoint "
                 f"and set model.allow_missing_keys=['{prefix}cls_embed.'].")
-        if self.loss_contrastive is None:
-            drop_keys(state_dict, prefix + 'loss_contrastive.')
+        for name in self.TRAINING_ONLY:
+            if getattr(self, name[:-1]) is None:
+                drop_keys(state_dict, prefix + name)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(
         self,
         x: Tuple[Tensor],
-        task_tokens: Tensor,
+        tasks: Sequence[str],
         num_tasks: int = 1,
         all_predictions: bool = True
     ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
-        """Pixel decoder -> query initialiser -> masked decoder -> predictions.
+        """Task token -> pixel decoder -> query initialiser -> masked decoder
+        -> predictions.
 
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
-            task_tokens (Tensor): Task tokens (not normed) [B*T, C], T per
-                image, image-major (row b * T + t is task t of image b). The
-                backbone and pixel decoder run once per image; see
+            tasks (Sequence[str]): The task of each (image, task) pair, B*T,
+                T per image, image-major (pair b * T + t is task t of image
+                b). The backbone and pixel decoder run once per image; see
                 ``transformer_decoder`` for how the tasks share the decoder.
             num_tasks (int): T. Defaults to 1.
             all_predictions (bool): Return the ``num_layers + 1`` predictions
@@ -156,8 +173,8 @@ class OneFormerHead(Mask2FormerHead):
 
         query_embed = self.query_embed.weight
         queries = self.query_initialiser(
-            self.decoder_norm(task_tokens), mask_features, query_embed[:-1],
-            num_tasks)
+            self.decoder_norm(self.task_encoder(tasks)), mask_features,
+            query_embed[:-1], num_tasks)
         query_pos = query_embed.unsqueeze(0).expand(len(queries), -1, -1)
 
         cls_preds, mask_preds = [], []
@@ -237,41 +254,64 @@ class OneFormerHead(Mask2FormerHead):
         return unblock_full_rows(blocked).repeat_interleave(
             self.num_heads, dim=0)
 
-    def loss(self,
-             x: Tuple[Tensor],
-             batch_data_samples: SampleList,
-             task_tokens: Tensor,
-             text_queries: Optional[Tensor] = None) -> dict:
-        """Losses of Eq. 2 for the given task tokens [B, C].
+    def loss(self, x: Tuple[Tensor], batch_data_samples: SampleList,
+             tasks: Sequence[str]) -> dict:
+        """Losses of Eq. 2 for the given task of each image.
 
         Class, mask and dice losses (Mask2Former's, on all ``num_layers + 1``
-        predictions) against the task's targets in ``gt_instances``; with
-        ``text_queries`` [B, N, C] also the query-text contrastive loss on the
-        queries before the masked decoder.
+        predictions) against the task's targets in ``gt_instances``; with a
+        text mapper also the query-text contrastive loss between the queries
+        before the masked decoder and the text queries of every sample's
+        ``text_tokens``.
         """
         batch_img_metas = [s.metainfo for s in batch_data_samples]
-        batch_gt_instances = [s.gt_instances for s in batch_data_samples]
-        batch_gt_semantic_segs = [
-            s.gt_sem_seg if 'gt_sem_seg' in s else None
-            for s in batch_data_samples
-        ]
-        all_cls_scores, all_mask_preds, queries = self(x, task_tokens)
-        batch_gt_instances = self.preprocess_gt(batch_gt_instances,
-                                                batch_gt_semantic_segs)
+        text_tokens = None
+        if self.text_mapper is not None:
+            if not all('text_tokens' in s for s in batch_data_samples):
+                raise ValueError(
+                    'training with a text mapper needs text_tokens in every '
+                    'data sample: add OneFormerTaskSampling and '
+                    'PackOneFormerInputs to the train pipeline')
+            text_tokens = torch.stack(
+                [s.text_tokens for s in batch_data_samples])
+            self._check_num_texts(text_tokens.shape[1])
+        all_cls_scores, all_mask_preds, queries = self(x, tasks)
+        batch_gt_instances = self.preprocess_gt(
+            [s.gt_instances for s in batch_data_samples],
+            [s.gt_sem_seg if 'gt_sem_seg' in s else None
+             for s in batch_data_samples])
         losses = self.loss_by_feat(all_cls_scores, all_mask_preds,
                                    batch_gt_instances, batch_img_metas)
-        if text_queries is not None:
-            if self.loss_contrastive is None:
-                raise ValueError('text queries were given but the head has no '
-                                 'loss_contrastive')
-            losses['loss_contrastive'] = self.loss_contrastive(
-                queries, text_queries)
+        if text_tokens is not None:
+            losses['loss_contrastive'] = self.contrastive_loss(
+                queries, text_tokens)
         return losses
+
+    def contrastive_loss(self, queries: Tensor, text_tokens: Tensor) -> Tensor:
+        """Query-text contrastive loss (Eq. 1) of queries [B, N, C] and the
+        images' text lists, CLIP ids [B, N_text, L]."""
+        self._check_num_texts(text_tokens.shape[1])
+        return self.loss_contrastive(
+            queries, self.text_mapper(text_tokens.to(queries.device)))
+
+    def _check_num_texts(self, num_texts: int) -> None:
+        """The text list fills the queries the context embeddings leave."""
+        num_context = self.text_mapper.prompt_ctx.num_embeddings
+        if num_texts != self.num_queries - num_context:
+            raise ValueError(
+                f'The training text lists have {num_texts} texts but the model '
+                f'needs num_queries - num_context = {self.num_queries} - '
+                f'{num_context} = {self.num_queries - num_context}: set '
+                f'train_dataloader.dataset.num_texts='
+                f'{self.num_queries - num_context} (or num_texts of '
+                'OneFormerTaskSampling), or change '
+                'model.panoptic_head.num_queries / '
+                'model.panoptic_head.text_mapper.num_context.')
 
     def predict(self,
                 x: Tuple[Tensor],
                 batch_data_samples: SampleList,
-                task_tokens: Tensor,
+                tasks: Sequence[str],
                 num_tasks: int = 1) -> Tuple[Tensor, Tensor]:
         """Final predictions, masks upsampled to the padded batch input.
 
@@ -280,7 +320,7 @@ class OneFormerHead(Mask2FormerHead):
             W_pad] (see :meth:`forward` for T and the pair order).
         """
         cls_preds, mask_preds, _ = self(
-            x, task_tokens, num_tasks, all_predictions=False)
+            x, tasks, num_tasks, all_predictions=False)
         pad_shape = batch_data_samples[0].metainfo['batch_input_shape']
         mask_pred = F.interpolate(
             mask_preds[-1],

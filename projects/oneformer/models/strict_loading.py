@@ -4,7 +4,8 @@ mmengine's ``load_checkpoint`` (used by ``init_detector``, ``tools/test.py`` and
 ``load_from``) only warns about missing keys: a checkpoint without its classifier
 loads, and the model predicts with random class weights. OneFormer models call
 :func:`check_missing_keys` from their ``_load_from_state_dict`` instead.
-Unexpected keys stay mmengine's warning.
+Unexpected keys stay mmengine's warning. Checkpoint keys of modules a model
+did not build (training-only ones) are dropped with :func:`drop_keys`.
 """
 from typing import Iterable, List, Sequence
 
@@ -50,3 +51,13 @@ def check_missing_keys(module: nn.Module, state_dict: dict, prefix: str,
             'checkpoint (the model converters report what a conversion '
             'lacks); to train them anew when fine-tuning, set '
             'allow_missing_keys (key prefixes) in the model config.')
+
+
+def drop_keys(state_dict: dict, prefix: str) -> None:
+    """Delete the ``state_dict`` entries under ``prefix``, in place.
+
+    Checkpoints of trained models carry training-only state (the text mapper,
+    the contrastive temperature) that an inference model does not build.
+    """
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        del state_dict[key]

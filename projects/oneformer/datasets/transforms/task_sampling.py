@@ -3,16 +3,15 @@ derive that task's targets from the panoptic annotation, and build the text list
 from typing import Dict, Optional, Sequence
 
 import numpy as np
-import open_clip
-import torch
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmdet.registry import TRANSFORMS
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
 
-from ...tasks import SAMPLING_ORDER, TASK_SPECS
-from ..class_order import release_rank, release_sort
+from ...tasks import SAMPLING_ORDER
+from ..class_order import release_rank
+from ..text_list import TextList
 
 
 @TRANSFORMS.register_module()
@@ -102,12 +101,8 @@ class OneFormerTaskSampling(BaseTransform):
                              "dataset metainfo with 'thing_classes')")
         self.class_names = tuple(class_names)
         self.num_things_classes = num_things_classes
-        # Texts are drawn from a small fixed set: tokenize each once.
-        texts = [self.text_template.format(n) for n in self.class_names]
-        texts += [TASK_SPECS[t].pad_text for t in SAMPLING_ORDER]
-        tokens = open_clip.tokenize(texts, context_length=self.context_length)
-        self._class_tokens = tokens[:len(self.class_names)]
-        self._pad_tokens = dict(zip(SAMPLING_ORDER, tokens[len(self.class_names):]))
+        self.text_list = TextList(self.class_names, self.release_rank,
+                                  self.text_template, self.context_length)
 
     @cache_randomness
     def _sample_task(self) -> str:
@@ -141,12 +136,6 @@ class OneFormerTaskSampling(BaseTransform):
         masks = np.stack([masks[i] for i in keep]) if keep else np.zeros((0, h, w), bool)
         return masks, np.array([labels[i] for i in keep], dtype=np.int64)
 
-    def text_tokens(self, task: str, ordered: np.ndarray) -> torch.Tensor:
-        """Token ids [num_texts, L] of the text list of ``ordered`` labels."""
-        tokens = self._pad_tokens[task].repeat(self.num_texts, 1)
-        tokens[:len(ordered)] = self._class_tokens[torch.from_numpy(ordered)]
-        return tokens
-
     def transform(self, results: dict) -> dict:
         if self.class_names is None:
             raise RuntimeError(
@@ -173,12 +162,8 @@ class OneFormerTaskSampling(BaseTransform):
         results['gt_ignore_flags'] = np.zeros(len(labels), dtype=bool)
         del results['gt_seg_map']
         results['task'] = task
-        # One text per mask, walking the classes in the release's order.
-        ordered = release_sort(labels, self.release_rank)[:self.num_texts]
-        results['texts'] = ([self.text_template.format(self.class_names[i])
-                             for i in ordered] +
-                            [TASK_SPECS[task].pad_text] * (self.num_texts - len(ordered)))
-        results['text_tokens'] = self.text_tokens(task, ordered)
+        results['texts'] = self.text_list.texts(task, labels, self.num_texts)
+        results['text_tokens'] = self.text_list.tokens(task, labels, self.num_texts)
         return results
 
     def __repr__(self) -> str:

@@ -14,7 +14,7 @@ import re
 
 import torch
 
-from .core import BN, WB, Rules, StateDict, merge_qkv
+from .rules import BN, WB, Rules, StateDict, merge_qkv
 
 
 @dataclass(frozen=True)

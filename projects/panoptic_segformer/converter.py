@@ -16,8 +16,8 @@ from typing import Tuple
 
 import torch
 
-from .backbones import get_backbone
-from .core import WB, ConversionReport, Rules, StateDict, rename
+from projects.common.converters import (WB, ConversionReport, Rules,
+                                        StateDict, get_backbone, rename)
 
 _H = r'bbox_head\.'
 _T = _H + r'transformer\.'

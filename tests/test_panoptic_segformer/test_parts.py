@@ -5,7 +5,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from mmdet.evaluation.functional import INSTANCE_OFFSET as OFF
-from projects.oneformer.models.panoptic_segformer import (
+from projects.panoptic_segformer import (
     FilterHungarianAssigner, PanopticSegFormerMaskDecoder,
     mask_quality_scores, mask_wise_merge)
 

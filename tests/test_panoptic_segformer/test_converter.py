@@ -14,7 +14,7 @@ import torch
 from mmengine.registry import init_default_scope
 
 from mmdet.registry import MODELS
-from tests.test_models.test_panoptic_segformer import tiny_config
+from tests.test_panoptic_segformer.test_panoptic_segformer import tiny_config
 from tests.utils import REPO
 
 SCRIPT = f'{REPO}/tools/model_converters/panoptic_segformer_to_mmdet.py'
@@ -162,7 +162,7 @@ def test_cli_fails_loudly(case, model_and_config, tmp_path, monkeypatch,
 def test_swin_backbone_names():
     """``--backbone swin``: the release's original Swin names map to mmdet's
     ``SwinTransformer`` (rules shared with the OneFormer converter)."""
-    from projects.oneformer.converters.panoptic_segformer import \
+    from projects.panoptic_segformer.converter import \
         convert_panoptic_segformer_state_dict
     released = {
         'backbone.layers.2.blocks.5.attn.qkv.weight': torch.zeros(6, 2),

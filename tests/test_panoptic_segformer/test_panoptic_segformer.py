@@ -21,7 +21,7 @@ def tiny_config(data_root: str = None, work_dir: str = None) -> Config:
     """The toy config with a tiny model (ResNet-18 at 16 base channels, 32
     embed dims, 1 encoder / 2 decoder / 1+1 mask decoder layers, 20
     queries) on 64x64 toy images."""
-    import projects.oneformer  # noqa: F401  (registers the modules)
+    import projects.panoptic_segformer  # noqa: F401  (registers the modules)
     cfg = Config.fromfile(CONFIG)
     m = cfg.model
     m.backbone.update(depth=18, base_channels=16)
