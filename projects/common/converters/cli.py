@@ -1,6 +1,5 @@
 """The command line every checkpoint converter shares."""
 import argparse
-import importlib
 from typing import Callable, Optional, Sequence, Tuple
 
 import torch
@@ -53,7 +52,6 @@ def convert_cli(description: str,
     state_dict, report = convert(
         load(args.src), backbone=args.backbone, target=args.target)
     cfg = Config.fromfile(args.config)
-    importlib.import_module(f'{args.target}.registry')
     init_default_scope(cfg.get('default_scope', args.target))
     meta = {}
     if adapt is not None:

@@ -175,12 +175,6 @@ def dataset_metainfo(cfg, target: str = 'mmdet') -> Optional[dict]:
 
 def model_state_from_config(cfg, target: str = 'mmdet') -> StateDict:
     """State dict of the (randomly initialised) model of an mmdet or mmseg
-    (``target``) config (a path or a ``Config``)."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
+    (``target``) ``Config``, built in the current default scope."""
     models = importlib.import_module(f'{target}.registry').MODELS
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    init_default_scope(cfg.get('default_scope', target))
     return models.build(cfg.model).state_dict()

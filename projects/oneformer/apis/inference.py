@@ -9,7 +9,7 @@ from mmdet.structures import DetDataSample
 from mmdet.utils import get_test_pipeline_cfg
 from torch import nn
 
-from ..models.task_token import check_tasks
+from ..tasks import TASKS, check_tasks
 
 
 def _loads_ground_truth(step: dict) -> bool:
@@ -46,8 +46,8 @@ def predict_tasks(model: nn.Module, images: Union[str, np.ndarray, Sequence],
     if isinstance(tasks, str):
         tasks = [tasks]
     if not tasks:
-        raise ValueError("predict_tasks: tasks is empty; pass one or more of "
-                         "'panoptic', 'instance', 'semantic'")
+        raise ValueError('predict_tasks: tasks is empty; pass one or more of '
+                         f"{', '.join(repr(t) for t in TASKS)}")
     check_tasks(tasks)
     single = not isinstance(images, (list, tuple))
     images = [images] if single else list(images)

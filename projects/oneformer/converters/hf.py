@@ -115,15 +115,13 @@ def convert_hf_state_dict(
     unmapped and dropped keys are HF names."""
     report = ConversionReport()
     prepared, rules, hf_names = _hf_prepared(state_dict, backbone)
-    d2_state_dict = rename(prepared, rules, report)
-    converted, report = convert_d2_state_dict(d2_state_dict, backbone, report,
-                                              target)
+    # rename the keys once, remembering each detectron2 key's source
+    d2_source = rename({k: k for k in prepared}, rules, report)
+    converted, report = convert_d2_state_dict(
+        {d2: prepared[key] for d2, key in d2_source.items()}, backbone, report,
+        target)
     # the detectron2 step names what it cannot map by its detectron2 key
-    d2_to_hf = {
-        d2: hf_names.get(key, key)
-        for d2, key in rename({k: k for k in prepared}, rules,
-                              ConversionReport()).items()
-    }
+    d2_to_hf = {d2: hf_names.get(key, key) for d2, key in d2_source.items()}
     for name in ('unmapped', 'dropped'):
         setattr(report, name, [
             d2_to_hf.get(k, hf_names.get(k, k)) for k in getattr(report, name)

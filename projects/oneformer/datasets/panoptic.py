@@ -62,38 +62,36 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
                 f'{self.ann_file}: not valid JSON ({err}); regenerate the '
                 'annotation file or fix it at that position') from err
 
-    def category_problems(self, raw_data_info: dict) -> List[str]:
-        """One line per segment of the image whose ``category_id`` is not one
-        of the dataset's classes."""
-        img_info = raw_data_info['raw_img_info']
-        problems = []
+    def _unknown_category_segments(self, raw_data_info: dict) -> List[dict]:
+        """The image's segments whose ``category_id`` is not one of the
+        dataset's classes."""
+        img_id = raw_data_info['raw_img_info']['img_id']
         # mmdet's COCOPanoptic indexes segments by id, which is unique only
         # within an image: keep this image's (as mmdet's parse_data_info does)
-        for ann in raw_data_info['raw_ann_info']:
-            if (ann['image_id'] == img_info['img_id']
-                    and ann['category_id'] not in self.cat2label):
-                problems.append(
-                    f"{self.ann_file}: segment {ann['id']} of image "
-                    f"{img_info['file_name']} (id {img_info['img_id']}) has "
-                    f"unknown category_id {ann['category_id']}; the dataset's "
-                    f'classes have category ids {sorted(self.cat2label)}: fix '
-                    "the segment or add the category to the file's categories "
-                    "and the config's metainfo")
-        return problems
+        return [ann for ann in raw_data_info['raw_ann_info']
+                if ann['image_id'] == img_id
+                and ann['category_id'] not in self.cat2label]
+
+    def _category_problem(self, img_info: dict, ann: dict) -> str:
+        """One line naming the file, the image and the unknown segment."""
+        return (f"{self.ann_file}: segment {ann['id']} of image "
+                f"{img_info['file_name']} (id {img_info['img_id']}) has "
+                f"unknown category_id {ann['category_id']}; the dataset's "
+                f'classes have category ids {sorted(self.cat2label)}: fix '
+                "the segment or add the category to the file's categories "
+                "and the config's metainfo")
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
-        problems = self.category_problems(raw_data_info)
-        if problems and self.collected_problems is None:
-            raise ValueError(problems[0])
-        if not problems:
+        unknown = self._unknown_category_segments(raw_data_info)
+        if not unknown:
             return super().parse_data_info(raw_data_info)
+        img_info = raw_data_info['raw_img_info']
+        if self.collected_problems is None:
+            raise ValueError(self._category_problem(img_info, unknown[0]))
         # collecting (tools/misc/check_dataset.py): leave the segments out, keep
         # their ids so that their PNG pixels are not reported a second time
-        self.collected_problems.extend(problems)
-        img_id = raw_data_info['raw_img_info']['img_id']
-        unknown = [ann for ann in raw_data_info['raw_ann_info']
-                   if ann['image_id'] == img_id
-                   and ann['category_id'] not in self.cat2label]
+        self.collected_problems.extend(
+            self._category_problem(img_info, ann) for ann in unknown)
         data_info = super().parse_data_info(dict(raw_data_info, raw_ann_info=[
             ann for ann in raw_data_info['raw_ann_info'] if ann not in unknown]))
         data_info['unknown_category_segments'] = [ann['id'] for ann in unknown]

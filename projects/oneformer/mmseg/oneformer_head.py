@@ -72,11 +72,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
                 **kwargs)
         self.allow_missing_keys = tuple(allow_missing_keys)
         self.text_list = None
-        self.num_texts = None
         if self.text_mapper is not None:
-            # N_text = N - N_ctx texts, so that with the context there are N
-            self.num_texts = (self.num_queries -
-                              self.text_mapper.prompt_ctx.num_embeddings)
             if class_names is None:
                 raise ValueError('a text_mapper needs class_names')
             if isinstance(class_names, str):

@@ -287,24 +287,29 @@ class OneFormerHead(Mask2FormerHead):
                 queries, text_tokens)
         return losses
 
+    @property
+    def num_texts(self) -> Optional[int]:
+        """N_text: the queries the text mapper's context embeddings leave
+        (None without a text mapper)."""
+        if self.text_mapper is None:
+            return None
+        return self.num_queries - self.text_mapper.prompt_ctx.num_embeddings
+
     def contrastive_loss(self, queries: Tensor, text_tokens: Tensor) -> Tensor:
         """Query-text contrastive loss (Eq. 1) of queries [B, N, C] and the
         images' text lists, CLIP ids [B, N_text, L]."""
-        self._check_num_texts(text_tokens.shape[1])
         return self.loss_contrastive(
             queries, self.text_mapper(text_tokens.to(queries.device)))
 
     def _check_num_texts(self, num_texts: int) -> None:
         """The text list fills the queries the context embeddings leave."""
-        num_context = self.text_mapper.prompt_ctx.num_embeddings
-        if num_texts != self.num_queries - num_context:
+        if num_texts != self.num_texts:
             raise ValueError(
                 f'The training text lists have {num_texts} texts but the model '
                 f'needs num_queries - num_context = {self.num_queries} - '
-                f'{num_context} = {self.num_queries - num_context}: set '
-                f'train_dataloader.dataset.num_texts='
-                f'{self.num_queries - num_context} (or num_texts of '
-                'OneFormerTaskSampling), or change '
+                f'{self.num_queries - self.num_texts} = {self.num_texts}: set '
+                f'train_dataloader.dataset.num_texts={self.num_texts} (or '
+                'num_texts of OneFormerTaskSampling), or change '
                 'model.panoptic_head.num_queries / '
                 'model.panoptic_head.text_mapper.num_context.')
 
