@@ -1,8 +1,10 @@
 from .optim_constructor import OneFormerOptimWrapperConstructor
-from .task_metrics_table import (TaskMetricsTableHook, format_task_metrics, task_evaluators,
-                                 task_metrics)
+from .per_dataset_evaluator import DatasetMetric, PerDatasetEvaluator
+from .task_metrics_table import (TaskMetricsTableHook, format_task_metrics, metric_datasets,
+                                 task_evaluators, task_metrics)
 
 __all__ = [
     'OneFormerOptimWrapperConstructor', 'TaskMetricsTableHook', 'format_task_metrics',
-    'task_evaluators', 'task_metrics'
+    'task_evaluators', 'task_metrics', 'metric_datasets', 'PerDatasetEvaluator',
+    'DatasetMetric'
 ]
