@@ -219,3 +219,11 @@ def test_check_dataset_lists_single_task_problems(tmp_path):
     assert len(problems) == 2
     assert "dataset 'sem'" in problems[0] and 'label value(s) [2]' in problems[0]
     assert "dataset 'inst'" in problems[1] and "'BIKE' has no mapping" in problems[1]
+
+
+def test_label_map_of_another_size_names_both(tmp_path):
+    dataset = semantic_dataset(str(tmp_path))
+    Image.fromarray(np.zeros((8, 6), np.uint8)).save(tmp_path / 'ann' / 'a.png')
+    with pytest.raises(ValueError, match=r"dataset 'sem' \(.*ann/a\.png\): the label "
+                       r'map is 8x6 \(HxW\) but image .*img/a\.png is 8x8'):
+        dataset[0]

@@ -12,7 +12,8 @@ decodes, has the image's size, and holds exactly the segment ids its
 (training filters them out). Semantic-only and instance-only datasets (and each
 dataset of a ``ConcatDataset``) are checked too: every category of an instances
 JSON has a mapping, every label map decodes and holds only values of the class
-map, every image exists. Exit status 1 when anything is wrong.
+map and has its image's size, every image exists. Exit status 1 when anything is
+wrong.
 """
 import argparse
 import copy
@@ -78,8 +79,10 @@ def single_task_problems(dataset) -> List[str]:
         if not osp.isfile(info['img_path']):
             problems.append(f"{dataset.where(info['img_path'])}: image not found")
         elif loader is not None:
+            with Image.open(info['img_path']) as img:
+                width, height = img.size
             try:
-                loader(info)
+                loader(dict(info, ori_shape=(height, width)))
             except (ValueError, FileNotFoundError) as err:
                 problems.append(str(err))
     return problems

@@ -19,8 +19,8 @@ def metric_datasets(metrics: Dict[str, float]) -> List[str]:
     found = []
     for key in metrics:
         head, _, rest = key.partition('/')
-        dataset = '' if any(key.startswith(p) for p in prefixes) else (
-            head if any(rest.startswith(p) for p in prefixes) else None)
+        dataset = head if any(rest.startswith(p) for p in prefixes) else (
+            '' if any(key.startswith(p) for p in prefixes) else None)
         if dataset is not None and dataset not in found:
             found.append(dataset)
     return found

@@ -137,7 +137,8 @@ class LoadSceneParsingSemSeg(LoadAnnotations):
 class LoadStrictSemSegAnnotations(MMSegLoadAnnotations):
     """mmseg's ``LoadAnnotations`` (label PNG, ``reduce_zero_label`` as mmseg has
     it: 0 -> 255, k -> k - 1) followed by the dataset's class map into the shared
-    class space, refusing values the map does not name.
+    class space, refusing values the map does not name and maps of another size
+    than the image (load the image first).
 
     Required keys: ``seg_map_path``, ``reduce_zero_label``, ``seg_fields`` and
     ``class_lut`` (int16 [256]: label value -> shared label, 255 void, -1 not in
@@ -157,6 +158,12 @@ class LoadStrictSemSegAnnotations(MMSegLoadAnnotations):
         if seg.ndim != 2:
             raise ValueError(f'{where}: a label map has one channel, got shape '
                              f'{seg.shape}; write class indices, not colours')
+        shape = results.get('ori_shape')
+        if shape is not None and tuple(seg.shape) != tuple(shape[:2]):
+            raise ValueError(
+                f'{where}: the label map is {seg.shape[0]}x{seg.shape[1]} (HxW) '
+                f"but image {results.get('img_path')} is {shape[0]}x{shape[1]}; "
+                "write the label map at the image's size")
         lut = results['class_lut']
         unmapped = np.unique(seg[lut[seg] < 0])
         if len(unmapped):
