@@ -17,7 +17,7 @@ CONFIG = osp.join(REPO, 'configs/oneformer/oneformer_r18_toy-mixed.py')
 TOY_ROOT = 'data/toy/'
 
 
-def _mixed_cfg(root, work_dir, iters=2):
+def _mixed_cfg(root, work_dir, iters=1):
     cfg = Config.fromfile(CONFIG)
     cfg.work_dir = work_dir
     for split in ('train', 'val', 'test'):
@@ -58,6 +58,7 @@ def test_mixed_toy_config_trains_and_evaluates_per_dataset(tmp_path):
     recorder = RecordBatches()
     runner.register_hook(recorder)
     runner.train()
+    assert len(recorder.batches) == 1
     for batch in recorder.batches:
         # source_ratio [2, 1, 1] of a batch of 4
         assert [name for name, _ in batch] == [
