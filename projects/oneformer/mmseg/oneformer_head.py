@@ -56,6 +56,8 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             except ``num_things_classes`` / ``num_stuff_classes``.
     """
 
+    FINETUNE_KEY = "model.decode_head.allow_missing_keys=['cls_embed.']"
+
     def __init__(self,
                  num_classes: int,
                  class_names: Union[str, Sequence[str], None] = None,

@@ -47,6 +47,8 @@ class OneFormerHead(Mask2FormerHead):
 
     #: modules only training uses: a checkpoint for inference may lack them
     TRAINING_ONLY = ('text_mapper.', 'loss_contrastive.')
+    #: the fine-tuning switch of mmdet's tools, named in the class-count error
+    FINETUNE_KEY = "model.allow_missing_keys=['panoptic_head.cls_embed.']"
 
     def __init__(self,
                  query_initialiser: ConfigType = dict(
@@ -130,9 +132,8 @@ class OneFormerHead(Mask2FormerHead):
                 f'({self.num_things_classes} things + '
                 f'{self.num_stuff_classes} stuff). To fine-tune on this class '
                 'set, train with tools/train.py --finetune (or finetune = True '
-                'in the config; with mmdet\'s tools set model.'
-                f"allow_missing_keys=['{prefix}cls_embed.']): the classifier "
-                'is then trained anew.')
+                "in the config; with mmdet's or mmseg's own tools set "
+                f'{self.FINETUNE_KEY}): the classifier is then trained anew.')
         for name in self.TRAINING_ONLY:
             if getattr(self, name[:-1]) is None:
                 drop_keys(state_dict, prefix + name)
