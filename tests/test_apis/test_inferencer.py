@@ -82,6 +82,10 @@ def test_tasks_argument_and_bad_tasks(folder_and_checkpoint, tmp_path):
     assert set(prediction) == {'semantic_seg_path'}
     assert sorted(p.name for p in (tmp_path / 'vis').iterdir()) == [
         'val_000000_semantic.jpg']
+    # tasks per call
+    prediction, = inferencer(osp.join(folder, 'val_000000.png'),
+                             tasks=['instance'])['predictions']
+    assert 'labels' in prediction and 'semantic_seg' not in prediction
     with pytest.raises(ValueError, match="Unknown OneFormer task"):
         OneFormerInferencer(TOY, weights=checkpoint, device='cpu', tasks='depth')
     with pytest.raises(ValueError, match='neither a config file nor a model name'):
