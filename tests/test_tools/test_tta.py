@@ -103,6 +103,10 @@ def test_tta_config_keeps_the_semantic_task_and_metric():
     transforms = cfg.test_dataloader.dataset.pipeline[1]['transforms']
     assert [t['scale'] for t in transforms[0]] == [64, 96, 128, 160, 192, 224]
     assert [t['prob'] for t in transforms[1]] == [0.0, 1.0]
+    baseline = osp.join(REPO, 'configs/mask2former/mask2former_r18_toy-joint.py')
+    with pytest.raises(ValueError, match="needs a OneFormer model, not "
+                       "model.type='Mask2Former'"):
+        semantic_tta_config(load_config(baseline, None, '/tmp/unused', 'none'))
 
 
 @pytest.fixture(scope='module')

@@ -83,6 +83,9 @@ def semantic_tta_config(cfg: Config) -> Config:
     ``tta_model`` (default ``OneFormerTTAModel``), the test set read through
     ``tta_pipeline``, the semantic task only and the semantic evaluators only.
     A config whose ``test_cfg.task`` is panoptic or instance is refused."""
+    if cfg.model.get('type') != 'OneFormer':
+        raise ValueError(f"{cfg.filename}: test-time augmentation needs a OneFormer "
+                         f"model, not model.type={cfg.model.get('type')!r}")
     if 'tta_pipeline' not in cfg:
         raise ValueError(f'{cfg.filename}: no tta_pipeline; the paper configs '
                          'and the toy dataset base define one (scales x flips)')
