@@ -14,7 +14,7 @@ from ..datasets.ade20k import ADE20K_CATEGORIES
 from ..datasets.text_list import TextList
 from ..models import OneFormerHead
 from ..models.fusion_head import semantic_inference
-from ..models.strict_loading import check_missing_keys
+from ..models.strict_loading import check_missing_keys, drop_mismatched_keys
 
 #: Class names of the released text lists, in mmseg's label order. ADE20K's
 #: released names are the raw ones ("road, route"), not mmseg's short ones;
@@ -56,6 +56,8 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             except ``num_things_classes`` / ``num_stuff_classes``.
     """
 
+    FINETUNE_KEY = "model.decode_head.allow_missing_keys=['cls_embed.']"
+
     def __init__(self,
                  num_classes: int,
                  class_names: Union[str, Sequence[str], None] = None,
@@ -86,6 +88,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
+        drop_mismatched_keys(self, state_dict, prefix, self.allow_missing_keys)
         check_missing_keys(self, state_dict, prefix, self.TRAINING_ONLY,
                            self.allow_missing_keys)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -6,10 +6,11 @@ from .oneformer import OneFormer
 from .oneformer_head import OneFormerHead
 from .query_initialiser import OneFormerQueryInitialiser
 from .task_token import TASKS, TaskTokenEncoder
+from .test_time_augmentation import OneFormerTTAModel, semantic_tta_config
 from .text_mapper import TextMapper
 
 __all__ = [
     'TASKS', 'OneFormer', 'OneFormerFusionHead', 'OneFormerHead',
-    'OneFormerQueryInitialiser', 'QueryTextContrastiveLoss', 'TaskTokenEncoder',
-    'TextMapper'
+    'OneFormerQueryInitialiser', 'OneFormerTTAModel', 'QueryTextContrastiveLoss',
+    'TaskTokenEncoder', 'TextMapper', 'semantic_tta_config'
 ]

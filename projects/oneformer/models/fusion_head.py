@@ -36,8 +36,10 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
     ``test_cfg`` keys: ``object_mask_thr`` (panoptic query score threshold:
     0.5 for ADE20K, 0.8 elsewhere), ``iou_thr`` (panoptic overlap threshold,
-    0.8), ``filter_low_score`` (True) and ``max_per_image`` (instance top-k;
-    the detector sets it to the number of queries N).
+    0.8), ``filter_low_score`` (True), ``max_per_image`` (instance top-k;
+    the detector sets it to the number of queries N) and ``semantic_scores``
+    (False; True keeps the per-class scores in ``pred_sem_seg.scores``, for
+    test-time augmentation).
     """
 
     # Released inference rules. `filter_low_score` restricts each panoptic
@@ -60,10 +62,14 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             mask_pred (Tensor): Mask logits [N, H, W].
 
         Returns:
-            PixelData: ``sem_seg`` label map [1, H, W].
+            PixelData: ``sem_seg`` label map [1, H, W]; with
+            ``test_cfg.semantic_scores`` also ``scores`` [K, H, W].
         """
         scores = semantic_inference(mask_cls, mask_pred)
-        return PixelData(sem_seg=scores.argmax(0)[None])
+        result = PixelData(sem_seg=scores.argmax(0)[None])
+        if self.test_cfg.get('semantic_scores', False):
+            result.scores = scores
+        return result
 
     def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
                          rescale: bool = True) -> Tensor:

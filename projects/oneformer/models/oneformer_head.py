@@ -47,6 +47,8 @@ class OneFormerHead(Mask2FormerHead):
 
     #: modules only training uses: a checkpoint for inference may lack them
     TRAINING_ONLY = ('text_mapper.', 'loss_contrastive.')
+    #: the fine-tuning switch of mmdet's tools, named in the class-count error
+    FINETUNE_KEY = "model.allow_missing_keys=['panoptic_head.cls_embed.']"
 
     def __init__(self,
                  query_initialiser: ConfigType = dict(
@@ -128,9 +130,10 @@ class OneFormerHead(Mask2FormerHead):
                 f'(cls_embed has {weight.shape[0]} rows incl. no-object) but '
                 f'the model has {self.num_classes} classes '
                 f'({self.num_things_classes} things + '
-                f'{self.num_stuff_classes} stuff). To fine-tune on a new '
-                f"class set, drop '{prefix}cls_embed.*' from the checkpoint "
-                f"and set model.allow_missing_keys=['{prefix}cls_embed.'].")
+                f'{self.num_stuff_classes} stuff). To fine-tune on this class '
+                'set, train with tools/train.py --finetune (or finetune = True '
+                "in the config; with mmdet's or mmseg's own tools set "
+                f'{self.FINETUNE_KEY}): the classifier is then trained anew.')
         for name in self.TRAINING_ONLY:
             if getattr(self, name[:-1]) is None:
                 drop_keys(state_dict, prefix + name)
