@@ -29,6 +29,7 @@ say() { printf '[setup] %s\n' "$*"; }
 
 # The stamp is the hash of everything that decides what gets installed.
 stamp_src="$(cat requirements/runtime.txt requirements/tests.txt requirements/analysis.txt \
+    requirements/deployment.txt \
     tools/setup_env.sh setup.py \
     | sha256sum | cut -c1-16)"
 stamp_file="$VENV/.oneformer-setup-$stamp_src"
@@ -88,9 +89,9 @@ fi
 "${PIP_INSTALL[@]}" "$mmcv_wheel"
 
 # ---- the rest of the stack ------------------------------------------------------------
-say "installing requirements/runtime.txt, tests.txt and analysis.txt"
+say "installing requirements/runtime.txt, tests.txt, analysis.txt and deployment.txt (ONNX)"
 "${PIP_INSTALL[@]}" -r requirements/runtime.txt -r requirements/tests.txt \
-    -r requirements/analysis.txt
+    -r requirements/analysis.txt -r requirements/deployment.txt
 # panopticapi (mmdet's panoptic loader and metric) is not on the package index; the
 # panopticapi-lite distribution provides the same `panopticapi` module but its metadata
 # pins numpy<2 although the code runs on numpy 2, so it is installed without its deps

@@ -134,20 +134,35 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
 
     def predict(self, x: Tuple[Tensor], batch_img_metas: List[dict],
                 test_cfg: Optional[ConfigType]) -> Tensor:
-        """Released semantic inference as mmseg seg logits [B, K, H, W].
+        """Released semantic inference as mmseg seg logits [B, K, H, W]
+        (see :meth:`semantic_scores`)."""
+        cls_preds, mask_preds, _ = self(x, all_predictions=False)
+        return self.semantic_scores(cls_preds[-1], mask_preds[-1],
+                                    batch_img_metas, test_cfg)
 
-        Sum over queries of softmax(class)[:-1] x sigmoid(mask), with the
+    @staticmethod
+    def semantic_scores(cls_pred: Tensor, mask_pred: Tensor,
+                        batch_img_metas: List[dict],
+                        test_cfg: Optional[ConfigType]) -> Tensor:
+        """Sum over queries of softmax(class)[:-1] x sigmoid(mask), with the
         masks upsampled to the network input: the padded image, or in slide
         inference the crop (whose size mmseg writes into ``img_shape``).
+
+        Args:
+            cls_pred (Tensor): Class logits [B, N, K+1].
+            mask_pred (Tensor): Mask logits [B, N, H/4, W/4] (this head's
+                forward or an exported graph's).
+
+        Returns:
+            Tensor: Scores [B, K, H, W].
         """
-        cls_preds, mask_preds, _ = self(x, all_predictions=False)
         meta = batch_img_metas[0]
         slide = (test_cfg or {}).get('mode') == 'slide'
         size = meta['img_shape'] if slide else meta.get(
             'pad_shape', meta['img_shape'])
         mask_pred = F.interpolate(
-            mask_preds[-1],
+            mask_pred,
             size=tuple(size[:2]),
             mode='bilinear',
             align_corners=False)
-        return semantic_inference(cls_preds[-1], mask_pred)
+        return semantic_inference(cls_pred, mask_pred)

@@ -73,9 +73,15 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
     def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
                          rescale: bool = True) -> Tensor:
-        """Mask logits at the padded input [N, H_pad, W_pad] -> cropped to the
-        image and, with ``rescale``, resized to ``ori_shape``: the released
-        order, done before any inference rule."""
+        """Mask logits [N, h, w] -> upsampled to the padded input
+        (``batch_input_shape``), cropped to the image and, with ``rescale``,
+        resized to ``ori_shape``: the released order, done before any
+        inference rule."""
+        pad_shape = tuple(meta['batch_input_shape'][:2])
+        if tuple(mask_pred.shape[-2:]) != pad_shape:
+            mask_pred = F.interpolate(
+                mask_pred[:, None], size=pad_shape, mode='bilinear',
+                align_corners=False)[:, 0]
         img_h, img_w = meta['img_shape'][:2]
         mask_pred = mask_pred[:, :img_h, :img_w]
         # a same-size bilinear resize is the identity: skip the copy
@@ -97,7 +103,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
         Args:
             mask_cls_results (Tensor): Class logits [P, N, K+1].
-            mask_pred_results (Tensor): Mask logits [P, N, H_pad, W_pad].
+            mask_pred_results (Tensor): Mask logits [P, N, h, w], at stride
+                4 or already at the padded input size.
             batch_data_samples (list): Data sample of each pair (P).
             tasks (Sequence[str]): Task of each pair (P).
             rescale (bool): Resize to ``ori_shape``. Defaults to True.

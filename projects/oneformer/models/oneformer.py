@@ -113,6 +113,26 @@ class OneFormer(Mask2Former):
         tasks, num_tasks = self._test_pairs(batch_data_samples)
         mask_cls, mask_pred = self.panoptic_head.predict(
             feats, batch_data_samples, tasks, num_tasks)
+        return self.postprocess(mask_cls, mask_pred, batch_data_samples,
+                                rescale)
+
+    def postprocess(self,
+                    mask_cls: Tensor,
+                    mask_pred: Tensor,
+                    batch_data_samples: SampleList,
+                    rescale: bool = True) -> SampleList:
+        """The released inference rules on the raw predictions of the
+        (image, task) pairs of :meth:`_test_pairs`: this model's forward or
+        an exported graph's outputs.
+
+        Args:
+            mask_cls (Tensor): Class logits [B*T, N, K+1].
+            mask_pred (Tensor): Mask logits [B*T, N, H/4, W/4] (or at the
+                padded input size).
+            batch_data_samples (list): The B images' data samples; their
+                prediction fields are written.
+        """
+        tasks, num_tasks = self._test_pairs(batch_data_samples)
         samples = [s for s in batch_data_samples for _ in range(num_tasks)]
         results = self.panoptic_fusion_head.predict(
             mask_cls, mask_pred, samples, tasks, rescale=rescale)

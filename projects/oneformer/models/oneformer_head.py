@@ -1,7 +1,7 @@
 """OneFormer head: pixel decoder + task-conditioned masked decoder."""
 import copy
 import functools
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -142,7 +142,7 @@ class OneFormerHead(Mask2FormerHead):
     def forward(
         self,
         x: Tuple[Tensor],
-        tasks: Sequence[str],
+        tasks: Union[Sequence[str], Tensor],
         num_tasks: int = 1,
         all_predictions: bool = True
     ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
@@ -151,10 +151,12 @@ class OneFormerHead(Mask2FormerHead):
 
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
-            tasks (Sequence[str]): The task of each (image, task) pair, B*T,
-                T per image, image-major (pair b * T + t is task t of image
-                b). The backbone and pixel decoder run once per image; see
-                ``transformer_decoder`` for how the tasks share the decoder.
+            tasks (Sequence[str] | Tensor): The task of each (image, task)
+                pair, B*T, T per image, image-major (pair b * T + t is task t
+                of image b): names, or indices in ``TASKS`` as a LongTensor
+                (an exported graph's task input). The backbone and pixel
+                decoder run once per image; see ``transformer_decoder`` for
+                how the tasks share the decoder.
             num_tasks (int): T. Defaults to 1.
             all_predictions (bool): Return the ``num_layers + 1`` predictions
                 (training: the first ones are auxiliary). When False (inference)
@@ -178,7 +180,7 @@ class OneFormerHead(Mask2FormerHead):
         queries = self.query_initialiser(
             self.decoder_norm(self.task_encoder(tasks)), mask_features,
             query_embed[:-1], num_tasks)
-        query_pos = query_embed.unsqueeze(0).expand(len(queries), -1, -1)
+        query_pos = query_embed.unsqueeze(0).expand(queries.shape[0], -1, -1)
 
         cls_preds, mask_preds = [], []
         if all_predictions:
@@ -321,18 +323,12 @@ class OneFormerHead(Mask2FormerHead):
                 batch_data_samples: SampleList,
                 tasks: Sequence[str],
                 num_tasks: int = 1) -> Tuple[Tensor, Tensor]:
-        """Final predictions, masks upsampled to the padded batch input.
+        """Final predictions at stride 4; the fusion head upsamples them.
 
         Returns:
-            tuple: class logits [B*T, N, K+1] and mask logits [B*T, N, H_pad,
-            W_pad] (see :meth:`forward` for T and the pair order).
+            tuple: class logits [B*T, N, K+1] and mask logits [B*T, N, H/4,
+            W/4] (see :meth:`forward` for T and the pair order).
         """
         cls_preds, mask_preds, _ = self(
             x, tasks, num_tasks, all_predictions=False)
-        pad_shape = batch_data_samples[0].metainfo['batch_input_shape']
-        mask_pred = F.interpolate(
-            mask_preds[-1],
-            size=tuple(pad_shape[:2]),
-            mode='bilinear',
-            align_corners=False)
-        return cls_preds[-1], mask_pred
+        return cls_preds[-1], mask_preds[-1]
