@@ -22,6 +22,7 @@ setup(
     extras_require={
         'tests': parse_requirements('requirements/tests.txt'),
         'optional': parse_requirements('requirements/optional.txt'),
+        'analysis': parse_requirements('requirements/analysis.txt'),
     },
     license='Apache License 2.0',
 )

@@ -20,7 +20,7 @@ from mmengine import dump
 import projects.oneformer  # noqa: F401
 from projects.oneformer.apis import predict_tasks
 from projects.oneformer.models import TASKS
-from projects.oneformer.visualization import draw_task_panels, make_grid
+from projects.oneformer.visualization import save_task_pictures
 
 
 def parse_args():
@@ -48,19 +48,13 @@ def main():
     raw = []
     for path in args.images:
         sample = predict_tasks(model, path, tasks)
-        image = mmcv.imread(path, channel_order='rgb')
-        panels = draw_task_panels(visualizer, image, sample, tasks, args.score_thr)
-        stem = osp.splitext(osp.basename(path))[0]
-        for task, _, picture in panels:
-            mmcv.imwrite(mmcv.rgb2bgr(picture), osp.join(args.out_dir, f'{stem}_{task}.jpg'))
-        if len(panels) > 1:
-            grid = make_grid([[('image', image)] + [p[1:] for p in panels]])
-            mmcv.imwrite(mmcv.rgb2bgr(grid), osp.join(args.out_dir, f'{stem}_grid.jpg'))
+        titles = save_task_pictures(
+            visualizer, mmcv.imread(path, channel_order='rgb'), sample, tasks,
+            args.out_dir, osp.splitext(osp.basename(path))[0], args.score_thr)
         raw.append(dict(img_path=path, **{
             k: v for k, v in sample.cpu().numpy().to_dict().items()
             if k.startswith('pred_')}))
-        print(f'{path}: ' + ', '.join(title for _, title, _ in panels) +
-              f' -> {args.out_dir}')
+        print(f'{path}: ' + ', '.join(titles) + f' -> {args.out_dir}')
     if args.out:
         dump(raw, args.out)
         print(f'raw predictions saved to {args.out}')

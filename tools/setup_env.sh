@@ -28,7 +28,9 @@ TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
 say() { printf '[setup] %s\n' "$*"; }
 
 # The stamp is the hash of everything that decides what gets installed.
-stamp_src="$(cat requirements/runtime.txt requirements/tests.txt tools/setup_env.sh setup.py \
+stamp_src="$(cat requirements/runtime.txt requirements/tests.txt requirements/analysis.txt \
+    requirements/deployment.txt \
+    tools/setup_env.sh setup.py \
     | sha256sum | cut -c1-16)"
 stamp_file="$VENV/.oneformer-setup-$stamp_src"
 if [[ -f "$stamp_file" ]]; then
@@ -87,8 +89,9 @@ fi
 "${PIP_INSTALL[@]}" "$mmcv_wheel"
 
 # ---- the rest of the stack ------------------------------------------------------------
-say "installing requirements/runtime.txt and requirements/tests.txt"
-"${PIP_INSTALL[@]}" -r requirements/runtime.txt -r requirements/tests.txt
+say "installing requirements/runtime.txt, tests.txt, analysis.txt and deployment.txt (ONNX)"
+"${PIP_INSTALL[@]}" -r requirements/runtime.txt -r requirements/tests.txt \
+    -r requirements/analysis.txt -r requirements/deployment.txt
 # panopticapi (mmdet's panoptic loader and metric) is not on the package index; the
 # panopticapi-lite distribution provides the same `panopticapi` module but its metadata
 # pins numpy<2 although the code runs on numpy 2, so it is installed without its deps
@@ -96,6 +99,14 @@ say "installing requirements/runtime.txt and requirements/tests.txt"
 "${PIP_INSTALL[@]}" --no-deps 'panopticapi-lite==0.2.0'
 say "installing this plugin in editable mode"
 "${PIP_INSTALL[@]}" --no-deps --no-build-isolation -e .
+# openmim without its opendatalab/openxlab chain (see requirements/tests.txt)
+"${PIP_INSTALL[@]}" --no-deps 'openmim==0.3.9'
+# `mim search oneformer-mm` reads <site-packages>/oneformer-mm/.mim/model-index.yml
+# (the layout of mmdet's installed package); an editable install has no such folder,
+# so it is a link to this checkout. The name has a hyphen: nothing can import it.
+site="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+mkdir -p "$site/oneformer-mm"
+ln -sfn "$ROOT" "$site/oneformer-mm/.mim"
 
 "$PY" - <<'EOF'
 import mmcv, mmdet, mmseg, mmengine, torch, open_clip

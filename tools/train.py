@@ -1,7 +1,12 @@
 """Train a model with an mmdet/mmseg config (mmdet's CLI).
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [CKPT]] \
-        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+        [--finetune] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+``--finetune`` (or ``finetune = True`` in the config) starts from ``load_from``
+with the classifier trained anew when its class count differs (a warning names
+the tensors left out). When stdout is a terminal, a progress bar with ETA
+(``TrainProgressBarHook``) is added unless the config has one.
 """
 import argparse
 import os
@@ -10,8 +15,10 @@ import torch
 from mmengine.config import DictAction
 
 import projects.oneformer  # noqa: F401  registers modules, torch.load allow-list
-from projects.common import build_runner, load_config
+from projects.common import (add_progress_bar_for_terminal, build_runner,
+                             load_config)
 from projects.common.resume import resume_checkpoint
+from projects.oneformer.models.strict_loading import enable_finetune
 
 
 def parse_args():
@@ -26,6 +33,10 @@ def parse_args():
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or without a value from the latest checkpoint '
         'in the work dir')
+    parser.add_argument(
+        '--finetune', action='store_true',
+        help='fine-tune load_from on the config\'s class set: a classifier of '
+        'another class count is trained anew (config key: finetune = True)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries, e.g. train_cfg.max_iters=10')
@@ -62,6 +73,9 @@ def main():
                               weights_only=True).get('meta', {})
             if meta.get('seed') is not None:
                 cfg.setdefault('randomness', {})['seed'] = meta['seed']
+    if args.finetune or cfg.get('finetune', False):
+        enable_finetune(cfg)
+    add_progress_bar_for_terminal(cfg)
     build_runner(cfg).train()
 
 

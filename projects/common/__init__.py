@@ -21,12 +21,14 @@ give_cityscapesscripts_in1d()
 allow_mmengine_checkpoint_globals()
 from .atomic_backend import AtomicLocalBackend  # noqa: E402
 from .launch import build_runner, load_config, setup_cpu_distributed  # noqa: E402
-from .progress_bar import TrainProgressBarHook  # noqa: E402
+from .progress_bar import (TrainProgressBarHook,  # noqa: E402
+                           add_progress_bar_for_terminal)
 from .random_state_hook import (RandomStateHook, get_random_state,  # noqa: E402
                                 set_random_state)
 
 __all__ = [
     'AtomicLocalBackend', 'RandomStateHook', 'TrainProgressBarHook',
+    'add_progress_bar_for_terminal',
     'allow_mmengine_checkpoint_globals', 'build_runner', 'get_random_state',
     'load_config', 'set_random_state', 'setup_cpu_distributed'
 ]

@@ -46,12 +46,42 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     return True
 
 
+def move_data_root(cfg: Config, old: str, new: str) -> None:
+    """Replace the prefix ``old`` by ``new`` in every string of ``cfg`` that
+    starts with it (dataset roots, evaluator annotation files and PNG
+    folders), in place."""
+    def move(node):
+        if isinstance(node, str):
+            return new + node[len(old):] if node.startswith(old) else node
+        if isinstance(node, dict):
+            for key in node:
+                node[key] = move(node[key])
+            return node
+        if isinstance(node, (list, tuple)):
+            return type(node)(move(item) for item in node)
+        return node
+
+    for key in list(cfg.keys()):
+        cfg[key] = move(cfg[key])
+
+
 def load_config(path: str, cfg_options: Optional[dict], work_dir: Optional[str],
                 launcher: str) -> Config:
     """Read a config the way mmdet's tools do: CLI options override the file, the work
-    dir defaults to ``work_dirs/<config name>``."""
+    dir defaults to ``work_dirs/<config name>``.
+
+    ``data_root`` among the options moves every path under the config's
+    ``data_root`` (datasets, evaluators) there: one key, not eight."""
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
+    cfg_options = dict(cfg_options or {})
+    new_root, old_root = cfg_options.pop('data_root', None), cfg.get('data_root')
+    if new_root is not None:
+        if isinstance(old_root, str):
+            if old_root.endswith('/') and not new_root.endswith('/'):
+                new_root += '/'
+            move_data_root(cfg, old_root, new_root)
+        cfg.data_root = new_root
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:

@@ -43,6 +43,17 @@ class TrainProgressBarHook(Hook):
         sys.stdout.flush()
 
 
+def add_progress_bar_for_terminal(cfg, stream=sys.stdout) -> bool:
+    """Add a ``TrainProgressBarHook`` to ``cfg.custom_hooks`` (in place) when
+    ``stream`` is a terminal and the config has none; True if added."""
+    hooks = cfg.setdefault('custom_hooks', [])
+    if not stream.isatty() or any(
+            h.get('type') == 'TrainProgressBarHook' for h in hooks):
+        return False
+    hooks.append(dict(type='TrainProgressBarHook'))
+    return True
+
+
 def _clock(seconds: float) -> str:
     minutes, seconds = divmod(int(seconds), 60)
     return f'{minutes}:{seconds:02d}'

@@ -122,10 +122,36 @@ def test_paper_joint_configs_build_mask2former_r50(config, num_classes):
     assert metrics == {'CocoPanopticMetric', instance, 'SemSegMetric'}
 
 
+@pytest.mark.parametrize('dataset', ['160k_ade20k', '90k_cityscapes', '368750i_coco'])
 @pytest.mark.parametrize('task', ['panoptic', 'instance', 'semantic'])
-def test_paper_individual_configs_fix_the_task(task):
+def test_paper_individual_configs_fix_the_task(task, dataset):
     cfg = Config.fromfile(osp.join(
-        REPO, f'configs/mask2former/mask2former_r50_8xb2-160k_ade20k-{task}.py'))
+        REPO, f'configs/mask2former/mask2former_r50_8xb2-{dataset}-{task}.py'))
+    joint = Config.fromfile(osp.join(
+        REPO, f'configs/mask2former/mask2former_r50_8xb2-{dataset}-joint.py'))
+    sampling, = [t for t in cfg.train_dataloader.dataset.pipeline
+                 if t['type'] == 'OneFormerTaskSampling']
+    assert sampling['task'] == task
+    # everything else is the joint recipe of the dataset
+    assert cfg.model == joint.model and cfg.train_cfg == joint.train_cfg
+    assert cfg.test_evaluator == joint.test_evaluator
+
+
+@pytest.mark.parametrize('config,num_classes,task', [
+    ('maskformer_r50_8xb2-160k_ade20k-semantic', 150, 'semantic'),
+    ('maskformer_r50_8xb2-368750i_coco-panoptic', 133, 'panoptic'),
+])
+def test_paper_maskformer_configs_build_maskformer_r50(config, num_classes, task):
+    cfg = Config.fromfile(osp.join(REPO, 'configs/maskformer', config + '.py'))
+    cfg.model.backbone.init_cfg = None  # offline
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'MaskFormer'
+    assert type(model.panoptic_head).__name__ == 'MaskFormerHead'
+    assert model.panoptic_head.num_classes == num_classes
+    assert model.panoptic_head.cls_embed.out_features == num_classes + 1
+    assert len(model.panoptic_head.transformer_decoder.layers) == 6
+    assert type(model.panoptic_fusion_head).__name__ == 'SemanticMaskFormerFusionHead'
     sampling, = [t for t in cfg.train_dataloader.dataset.pipeline
                  if t['type'] == 'OneFormerTaskSampling']
     assert sampling['task'] == task

@@ -5,30 +5,19 @@ import json
 import os.path as osp
 
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import projects.oneformer  # noqa: F401
+from projects.common import load_config
 from tests.utils import REPO, _load_tool, make_toy_dataset
 
 CONFIG = osp.join(REPO, 'configs/oneformer/oneformer_r18_toy-mixed.py')
-TOY_ROOT = 'data/toy/'
 
 
 def _mixed_cfg(root, work_dir, iters=1):
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = work_dir
-    for split in ('train', 'val', 'test'):
-        for dataset in cfg[f'{split}_dataloader'].dataset.datasets:
-            dataset.data_root = root
-    for metrics in cfg.test_evaluator.metrics.values():
-        for metric in metrics:
-            for key in ('ann_file', 'seg_prefix'):
-                if metric.get(key):
-                    metric[key] = metric[key].replace(TOY_ROOT, root)
-    cfg.val_evaluator = cfg.test_evaluator
+    cfg = load_config(CONFIG, dict(data_root=root), work_dir, 'none')
     cfg.train_cfg.update(max_iters=iters, val_interval=iters + 1)
     cfg.param_scheduler.end = iters
     cfg.default_hooks.checkpoint.interval = iters

@@ -75,6 +75,8 @@ def test_same_semantic_map_as_mmdet_model():
         cls_pred, mask_pred = det.panoptic_head.predict(
             det.extract_feat(det_data['inputs']), det_data['data_samples'],
             ['semantic'])
+        mask_pred = F.interpolate(mask_pred, (64, 96), mode='bilinear',
+                                  align_corners=False)
         det_scores = torch.einsum('qk,qhw->khw',
                                   F.softmax(cls_pred[0], -1)[:, :-1],
                                   mask_pred[0, :, :50, :70].sigmoid())

@@ -180,6 +180,21 @@ def test_masks_cropped_and_resized_before_inference():
     assert pan.sem_seg.shape == (1, 26, 38)
 
 
+def test_stride_4_masks_upsampled_to_padded_input_first():
+    torch.manual_seed(0)
+    head = fusion_head()
+    cls = torch.randn(5, 5)
+    masks = torch.randn(5, 4, 6) * 4
+    meta = dict(pad_shape=(16, 24), img_shape=(13, 19), ori_shape=(26, 38))
+    padded = F.interpolate(masks[None], size=(16, 24), mode='bilinear',
+                           align_corners=False)[0]
+    for task, key in (('semantic', 'sem_results'),
+                      ('panoptic', 'pan_results')):
+        got = predict(head, cls, masks, task, **meta)[key].sem_seg
+        expected = predict(head, cls, padded, task, **meta)[key].sem_seg
+        assert got.shape == (1, 26, 38) and got.equal(expected)
+
+
 def test_unknown_task_rejected():
     with pytest.raises(ValueError, match='panoptic'):
         predict(fusion_head(), SEMANTIC_CLS, SEMANTIC_MASKS, 'depth')

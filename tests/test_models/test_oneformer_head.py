@@ -113,13 +113,13 @@ def test_attention_mask_from_resized_features(model, feats):
             assert 0.05 < blocked.float().mean() < 0.95
 
 
-def test_predict_upsamples_to_padded_input(model, feats):
+def test_predict_at_stride_4(model, feats):
     samples = data_samples(2, pad_shape=(64, 96))
     with torch.no_grad():
         cls, masks = model.panoptic_head.predict(
             feats, samples, ['instance', 'instance'])
     assert cls.shape == (2, NUM_QUERIES, NUM_CLASSES + 1)
-    assert masks.shape == (2, NUM_QUERIES, 64, 96)
+    assert masks.shape == (2, NUM_QUERIES, 16, 24)
 
 
 def test_inherited_losses(model):

@@ -104,3 +104,36 @@ def test_predict_tasks_arguments(toy_model):
     # one task name is one task, not its letters
     result = predict_tasks(toy_model, image, 'semantic')
     assert 'pred_sem_seg' in result and 'pred_panoptic_seg' not in result
+
+
+def test_fine_tuning_switch_leaves_out_a_classifier_of_another_class_count(
+        tmp_path, trained_state):
+    path = _save(tmp_path, trained_state)  # 3 things + 2 stuff
+    cfg = tiny_model_cfg(num_things=4)
+    with pytest.raises(ValueError, match=r'Checkpoint has 5 classes .* the model '
+                       r'has 6 classes .*tools/train\.py --finetune'):
+        load_checkpoint(MODELS.build(cfg), path, map_location='cpu')
+    cfg.allow_missing_keys = ['panoptic_head.cls_embed.']
+    model = MODELS.build(cfg)
+    before = model.panoptic_head.cls_embed.weight.clone()
+    load_checkpoint(model, path, map_location='cpu')
+    assert torch.equal(model.panoptic_head.cls_embed.weight, before)  # trained anew
+    assert torch.equal(model.panoptic_head.mask_embed[0].weight,
+                       trained_state['panoptic_head.mask_embed.0.weight'])
+
+
+def test_enable_finetune_sets_the_classifier_prefix():
+    from projects.oneformer.models.strict_loading import enable_finetune
+    cfg = Config(dict(model=dict(type='OneFormer'), load_from='a.pth'))
+    enable_finetune(cfg)
+    assert cfg.model.allow_missing_keys == ['panoptic_head.cls_embed.']
+    seg = Config(dict(model=dict(type='EncoderDecoder',
+                                 decode_head=dict(type='OneFormerSegHead')),
+                      load_from='a.pth'))
+    enable_finetune(seg)
+    assert seg.model.decode_head.allow_missing_keys == ['cls_embed.']
+    with pytest.raises(ValueError, match='needs load_from'):
+        enable_finetune(Config(dict(model=dict(type='OneFormer'))))
+    with pytest.raises(ValueError, match="model type 'Mask2Former' has no "
+                       'allow_missing_keys'):
+        enable_finetune(Config(dict(model=dict(type='Mask2Former'), load_from='a')))

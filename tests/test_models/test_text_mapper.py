@@ -87,6 +87,21 @@ def test_matches_released_causal_text_encoder(mapper_and_ids):
     assert out[:, 3:].equal(mapper.prompt_ctx.weight.expand(2, -1, -1))
 
 
+def test_repeated_texts_encoded_once_same_gradients(mapper_and_ids):
+    mapper, ids = mapper_and_ids
+    weights = torch.randn(2, 3 + 4, 64)
+    (mapper(ids) * weights).sum().backward()
+    ours = {n: p.grad.clone() for n, p in mapper.named_parameters()
+            if p.grad is not None}
+    mapper.zero_grad()
+    sd = dict(mapper.named_parameters())
+    (reference_text_queries(sd, ids, heads=2) * weights).sum().backward()
+    for name, param in mapper.named_parameters():
+        if name in ours:
+            assert torch.allclose(ours[name], param.grad, rtol=1e-4,
+                                  atol=1e-4), name
+
+
 def test_released_layout():
     mapper = TextMapper()
     assert mapper.text_encoder.text_projection is None

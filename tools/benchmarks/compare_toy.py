@@ -35,7 +35,7 @@ from terminaltables import AsciiTable
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: E402,F401  registers modules
-from projects.common import build_runner  # noqa: E402
+from projects.common import build_runner, load_config  # noqa: E402
 from projects.oneformer.engine import task_metrics  # noqa: E402
 from projects.oneformer.tasks import TASK_SPECS, TASKS  # noqa: E402
 
@@ -80,17 +80,9 @@ def ensure_toy_dataset(data_root: str) -> None:
 def toy_config(config: str, data_root: str, work_dir: str, iters: int) -> Config:
     """A toy config (path relative to the repo) reading ``data_root``, trained for
     ``iters`` iterations and evaluated once, by the test run, after training."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    cfg.work_dir = work_dir
+    cfg = load_config(osp.join(ROOT, config), dict(data_root=data_root),
+                      work_dir, 'none')
     cfg.experiment_name = osp.basename(work_dir.rstrip('/'))
-    data_root = data_root.rstrip('/') + '/'
-    for split in ('train', 'val', 'test'):
-        cfg[f'{split}_dataloader'].dataset.data_root = data_root
-    for evaluators in (cfg.val_evaluator, cfg.test_evaluator):
-        for evaluator in evaluators:
-            for key in ('ann_file', 'seg_prefix'):
-                if key in evaluator:
-                    evaluator[key] = evaluator[key].replace(TOY_ROOT, data_root)
     cfg.train_cfg.max_iters = iters
     cfg.train_cfg.val_interval = iters + 1
     cfg.param_scheduler.end = iters

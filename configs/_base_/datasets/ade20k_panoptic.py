@@ -59,6 +59,24 @@ test_pipeline = [
                     'scale_factor')),
 ]
 
+# Semantic test-time augmentation (tools/test.py --tta), as released: MIN_SIZES x
+# {no flip, horizontal flip}, longer side at most MAX_SIZE; OneFormerTTAModel averages
+# the per-class scores of the views. For the 512 crop: the released ratios of the
+# 640/896/1280 crops (x0.5 to x1.75 of the crop, MAX_SIZE 7 x crop), the values of
+# Mask2Former's ADE20K.
+tta_model = dict(type='OneFormerTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', scale=s, max_size=3584)
+         for s in [256, 384, 512, 640, 768, 896]],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadSceneParsingSemSeg', backend_args=backend_args)],
+        [dict(type='PackOneFormerInputs',
+              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                         'scale_factor', 'flip', 'flip_direction'))],
+    ]),
+]
 train_dataloader = dict(
     batch_size=2,  # x 8 GPUs = the released IMS_PER_BATCH 16
     num_workers=4,

@@ -33,3 +33,20 @@ train_dataloader = dict(
     dataset=dict(num_texts=num_texts, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# Semantic test-time augmentation (tools/test.py --tta), as released: MIN_SIZES x
+# {no flip, horizontal flip}, longer side at most MAX_SIZE; OneFormerTTAModel averages
+# the per-class scores of the views. The released values for the 896 crop (678,
+# not 672, as released).
+tta_model = dict(type='OneFormerTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', scale=s, max_size=6272)
+         for s in [448, 678, 896, 1120, 1344, 1568]],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadSceneParsingSemSeg', backend_args=None)],
+        [dict(type='PackOneFormerInputs',
+              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                         'scale_factor', 'flip', 'flip_direction'))],
+    ]),
+]

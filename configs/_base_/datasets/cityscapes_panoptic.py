@@ -54,6 +54,23 @@ test_pipeline = [
                     'scale_factor')),
 ]
 
+# Semantic test-time augmentation (tools/test.py --tta), as released: MIN_SIZES x
+# {no flip, horizontal flip}, longer side at most MAX_SIZE; OneFormerTTAModel averages
+# the per-class scores of the views. The released Cityscapes values.
+tta_model = dict(type='OneFormerTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', scale=s, max_size=4096)
+         for s in [512, 768, 1024, 1280, 1536, 1792]],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadStrictPanopticAnnotations', with_bbox=False, with_label=False,
+              with_mask=False, with_seg=True, backend_args=backend_args)],
+        [dict(type='PackOneFormerInputs',
+              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                         'scale_factor', 'flip', 'flip_direction'))],
+    ]),
+]
 train_dataloader = dict(
     batch_size=2,  # x 8 GPUs = the released IMS_PER_BATCH 16
     num_workers=4,

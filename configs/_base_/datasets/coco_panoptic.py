@@ -49,6 +49,24 @@ test_pipeline = [
                     'scale_factor')),
 ]
 
+# Semantic test-time augmentation (tools/test.py --tta), as released: MIN_SIZES x
+# {no flip, horizontal flip}, longer side at most MAX_SIZE; OneFormerTTAModel averages
+# the per-class scores of the views. The release sets none for COCO, so these are
+# detectron2's defaults, which its TTA then uses.
+tta_model = dict(type='OneFormerTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', scale=s, max_size=4000)
+         for s in [400, 500, 600, 700, 800, 900, 1000, 1100, 1200]],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadStrictPanopticAnnotations', with_bbox=False, with_label=False,
+              with_mask=False, with_seg=True, backend_args=backend_args)],
+        [dict(type='PackOneFormerInputs',
+              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                         'scale_factor', 'flip', 'flip_direction'))],
+    ]),
+]
 train_dataloader = dict(
     batch_size=2,  # x 8 GPUs = the released IMS_PER_BATCH 16
     num_workers=4,

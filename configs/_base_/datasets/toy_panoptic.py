@@ -37,6 +37,23 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                     'scale_factor')),
 ]
+# Semantic test-time augmentation (tools/test.py --tta; mmdet's test.py --tta on a
+# semantic-only test config): the released scale ratios (x0.5 to x1.75 of the test
+# size, longer side at most x7) x horizontal flip; OneFormerTTAModel averages the
+# per-class scores of the 12 views.
+tta_model = dict(type='OneFormerTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile', to_float32=True, backend_args=backend_args),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='ResizeShortestEdge', scale=s, max_size=7 * image_size[0])
+         for s in (64, 96, 128, 160, 192, 224)],
+        [dict(type='RandomFlip', prob=0.0), dict(type='RandomFlip', prob=1.0)],
+        [dict(type='LoadStrictPanopticAnnotations', backend_args=backend_args)],
+        [dict(type='PackOneFormerInputs',
+              meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                         'scale_factor', 'flip', 'flip_direction'))],
+    ]),
+]
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,

@@ -59,7 +59,7 @@ model = dict(
         num_queries=num_queries,
         num_transformer_feat_level=3,
         pixel_decoder=dict(
-            type='MSDeformAttnPixelDecoder',
+            type='OneFormerPixelDecoder',
             num_outs=3,
             norm_cfg=dict(type='GN', num_groups=32),
             act_cfg=dict(type='ReLU'),

@@ -1,5 +1,5 @@
 """Run a OneFormer on images for chosen tasks (no annotations needed)."""
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmcv.transforms import Compose, LoadAnnotations
@@ -25,12 +25,17 @@ def _loads_ground_truth(step: dict) -> bool:
                                                       LoadAnnotations)
 
 
-def image_test_pipeline(cfg, from_array: bool = False) -> Compose:
-    """The config's test pipeline without its ground-truth loaders."""
+def image_test_pipeline(cfg, from_array: bool = False,
+                        loader: Optional[str] = None) -> Compose:
+    """The config's test pipeline without its ground-truth loaders; its image
+    loader replaced by ``loader`` (a transform type) if given, else, with
+    ``from_array``, by mmdet's ``LoadImageFromNDArray``."""
     steps = [t for t in get_test_pipeline_cfg(cfg.copy())
              if not _loads_ground_truth(t)]
     if from_array:
-        steps[0] = dict(steps[0], type='mmdet.LoadImageFromNDArray')
+        loader = loader or 'mmdet.LoadImageFromNDArray'
+    if loader is not None:
+        steps[0] = dict(steps[0], type=loader)
     return Compose(steps)
 
 

@@ -14,7 +14,7 @@ from ..datasets.ade20k import ADE20K_CATEGORIES
 from ..datasets.text_list import TextList
 from ..models import OneFormerHead
 from ..models.fusion_head import semantic_inference
-from ..models.strict_loading import check_missing_keys
+from ..models.strict_loading import check_missing_keys, drop_mismatched_keys
 
 #: Class names of the released text lists, in mmseg's label order. ADE20K's
 #: released names are the raw ones ("road, route"), not mmseg's short ones;
@@ -56,6 +56,8 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
             except ``num_things_classes`` / ``num_stuff_classes``.
     """
 
+    FINETUNE_KEY = "model.decode_head.allow_missing_keys=['cls_embed.']"
+
     def __init__(self,
                  num_classes: int,
                  class_names: Union[str, Sequence[str], None] = None,
@@ -86,6 +88,7 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
+        drop_mismatched_keys(self, state_dict, prefix, self.allow_missing_keys)
         check_missing_keys(self, state_dict, prefix, self.TRAINING_ONLY,
                            self.allow_missing_keys)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
@@ -131,20 +134,35 @@ class OneFormerSegHead(OneFormerHead, SegMask2FormerHead):
 
     def predict(self, x: Tuple[Tensor], batch_img_metas: List[dict],
                 test_cfg: Optional[ConfigType]) -> Tensor:
-        """Released semantic inference as mmseg seg logits [B, K, H, W].
+        """Released semantic inference as mmseg seg logits [B, K, H, W]
+        (see :meth:`semantic_scores`)."""
+        cls_preds, mask_preds, _ = self(x, all_predictions=False)
+        return self.semantic_scores(cls_preds[-1], mask_preds[-1],
+                                    batch_img_metas, test_cfg)
 
-        Sum over queries of softmax(class)[:-1] x sigmoid(mask), with the
+    @staticmethod
+    def semantic_scores(cls_pred: Tensor, mask_pred: Tensor,
+                        batch_img_metas: List[dict],
+                        test_cfg: Optional[ConfigType]) -> Tensor:
+        """Sum over queries of softmax(class)[:-1] x sigmoid(mask), with the
         masks upsampled to the network input: the padded image, or in slide
         inference the crop (whose size mmseg writes into ``img_shape``).
+
+        Args:
+            cls_pred (Tensor): Class logits [B, N, K+1].
+            mask_pred (Tensor): Mask logits [B, N, H/4, W/4] (this head's
+                forward or an exported graph's).
+
+        Returns:
+            Tensor: Scores [B, K, H, W].
         """
-        cls_preds, mask_preds, _ = self(x, all_predictions=False)
         meta = batch_img_metas[0]
         slide = (test_cfg or {}).get('mode') == 'slide'
         size = meta['img_shape'] if slide else meta.get(
             'pad_shape', meta['img_shape'])
         mask_pred = F.interpolate(
-            mask_preds[-1],
+            mask_pred,
             size=tuple(size[:2]),
             mode='bilinear',
             align_corners=False)
-        return semantic_inference(cls_preds[-1], mask_pred)
+        return semantic_inference(cls_pred, mask_pred)

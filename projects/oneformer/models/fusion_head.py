@@ -36,8 +36,10 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
     ``test_cfg`` keys: ``object_mask_thr`` (panoptic query score threshold:
     0.5 for ADE20K, 0.8 elsewhere), ``iou_thr`` (panoptic overlap threshold,
-    0.8), ``filter_low_score`` (True) and ``max_per_image`` (instance top-k;
-    the detector sets it to the number of queries N).
+    0.8), ``filter_low_score`` (True), ``max_per_image`` (instance top-k;
+    the detector sets it to the number of queries N) and ``semantic_scores``
+    (False; True keeps the per-class scores in ``pred_sem_seg.scores``, for
+    test-time augmentation).
     """
 
     # Released inference rules. `filter_low_score` restricts each panoptic
@@ -60,16 +62,26 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             mask_pred (Tensor): Mask logits [N, H, W].
 
         Returns:
-            PixelData: ``sem_seg`` label map [1, H, W].
+            PixelData: ``sem_seg`` label map [1, H, W]; with
+            ``test_cfg.semantic_scores`` also ``scores`` [K, H, W].
         """
         scores = semantic_inference(mask_cls, mask_pred)
-        return PixelData(sem_seg=scores.argmax(0)[None])
+        result = PixelData(sem_seg=scores.argmax(0)[None])
+        if self.test_cfg.get('semantic_scores', False):
+            result.scores = scores
+        return result
 
     def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
                          rescale: bool = True) -> Tensor:
-        """Mask logits at the padded input [N, H_pad, W_pad] -> cropped to the
-        image and, with ``rescale``, resized to ``ori_shape``: the released
-        order, done before any inference rule."""
+        """Mask logits [N, h, w] -> upsampled to the padded input
+        (``batch_input_shape``), cropped to the image and, with ``rescale``,
+        resized to ``ori_shape``: the released order, done before any
+        inference rule."""
+        pad_shape = tuple(meta['batch_input_shape'][:2])
+        if tuple(mask_pred.shape[-2:]) != pad_shape:
+            mask_pred = F.interpolate(
+                mask_pred[:, None], size=pad_shape, mode='bilinear',
+                align_corners=False)[:, 0]
         img_h, img_w = meta['img_shape'][:2]
         mask_pred = mask_pred[:, :img_h, :img_w]
         # a same-size bilinear resize is the identity: skip the copy
@@ -91,7 +103,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
 
         Args:
             mask_cls_results (Tensor): Class logits [P, N, K+1].
-            mask_pred_results (Tensor): Mask logits [P, N, H_pad, W_pad].
+            mask_pred_results (Tensor): Mask logits [P, N, h, w], at stride
+                4 or already at the padded input size.
             batch_data_samples (list): Data sample of each pair (P).
             tasks (Sequence[str]): Task of each pair (P).
             rescale (bool): Resize to ``ori_shape``. Defaults to True.

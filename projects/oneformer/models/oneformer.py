@@ -10,7 +10,7 @@ from mmdet.structures import SampleList
 from mmdet.utils import OptConfigType
 from ..tasks import TASK_SPECS, check_tasks
 from .oneformer_head import OneFormerHead
-from .strict_loading import check_missing_keys
+from .strict_loading import check_missing_keys, drop_mismatched_keys
 
 _PRED_FIELDS = {spec.result_key: spec.pred_field for spec in TASK_SPECS.values()}
 
@@ -34,8 +34,10 @@ class OneFormer(Mask2Former):
     Args:
         allow_missing_keys (sequence of str): key prefixes a checkpoint may
             lack, for fine-tuning, e.g. ``['panoptic_head.cls_embed.']`` to
-            learn a new class set. Any other missing tensor (the text mapper
-            and contrastive loss excepted: training only) makes loading fail.
+            learn a new class set (what the ``finetune`` switch sets);
+            checkpoint tensors under them of another shape are left out with
+            a warning. Any other missing tensor (the text mapper and
+            contrastive loss excepted: training only) makes loading fail.
         **kwargs: ``Mask2Former`` arguments (keywords only).
             ``test_cfg.max_per_image`` defaults to the number of queries,
             the released instance top-k.
@@ -59,6 +61,7 @@ class OneFormer(Mask2Former):
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
+        drop_mismatched_keys(self, state_dict, prefix, self.allow_missing_keys)
         check_missing_keys(
             self, state_dict, prefix,
             tuple('panoptic_head.' + p for p in OneFormerHead.TRAINING_ONLY),
@@ -110,6 +113,26 @@ class OneFormer(Mask2Former):
         tasks, num_tasks = self._test_pairs(batch_data_samples)
         mask_cls, mask_pred = self.panoptic_head.predict(
             feats, batch_data_samples, tasks, num_tasks)
+        return self.postprocess(mask_cls, mask_pred, batch_data_samples,
+                                rescale)
+
+    def postprocess(self,
+                    mask_cls: Tensor,
+                    mask_pred: Tensor,
+                    batch_data_samples: SampleList,
+                    rescale: bool = True) -> SampleList:
+        """The released inference rules on the raw predictions of the
+        (image, task) pairs of :meth:`_test_pairs`: this model's forward or
+        an exported graph's outputs.
+
+        Args:
+            mask_cls (Tensor): Class logits [B*T, N, K+1].
+            mask_pred (Tensor): Mask logits [B*T, N, H/4, W/4] (or at the
+                padded input size).
+            batch_data_samples (list): The B images' data samples; their
+                prediction fields are written.
+        """
+        tasks, num_tasks = self._test_pairs(batch_data_samples)
         samples = [s for s in batch_data_samples for _ in range(num_tasks)]
         results = self.panoptic_fusion_head.predict(
             mask_cls, mask_pred, samples, tasks, rescale=rescale)

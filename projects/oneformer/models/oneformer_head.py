@@ -1,7 +1,7 @@
 """OneFormer head: pixel decoder + task-conditioned masked decoder."""
 import copy
 import functools
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,8 @@ class OneFormerHead(Mask2FormerHead):
 
     #: modules only training uses: a checkpoint for inference may lack them
     TRAINING_ONLY = ('text_mapper.', 'loss_contrastive.')
+    #: the fine-tuning switch of mmdet's tools, named in the class-count error
+    FINETUNE_KEY = "model.allow_missing_keys=['panoptic_head.cls_embed.']"
 
     def __init__(self,
                  query_initialiser: ConfigType = dict(
@@ -128,9 +130,10 @@ class OneFormerHead(Mask2FormerHead):
                 f'(cls_embed has {weight.shape[0]} rows incl. no-object) but '
                 f'the model has {self.num_classes} classes '
                 f'({self.num_things_classes} things + '
-                f'{self.num_stuff_classes} stuff). To fine-tune on a new '
-                f"class set, drop '{prefix}cls_embed.*' from the checkpoint "
-                f"and set model.allow_missing_keys=['{prefix}cls_embed.'].")
+                f'{self.num_stuff_classes} stuff). To fine-tune on this class '
+                'set, train with tools/train.py --finetune (or finetune = True '
+                "in the config; with mmdet's or mmseg's own tools set "
+                f'{self.FINETUNE_KEY}): the classifier is then trained anew.')
         for name in self.TRAINING_ONLY:
             if getattr(self, name[:-1]) is None:
                 drop_keys(state_dict, prefix + name)
@@ -139,7 +142,7 @@ class OneFormerHead(Mask2FormerHead):
     def forward(
         self,
         x: Tuple[Tensor],
-        tasks: Sequence[str],
+        tasks: Union[Sequence[str], Tensor],
         num_tasks: int = 1,
         all_predictions: bool = True
     ) -> Tuple[List[Tensor], List[Tensor], Tensor]:
@@ -148,10 +151,12 @@ class OneFormerHead(Mask2FormerHead):
 
         Args:
             x (tuple[Tensor]): Backbone features of B images, strides 4-32.
-            tasks (Sequence[str]): The task of each (image, task) pair, B*T,
-                T per image, image-major (pair b * T + t is task t of image
-                b). The backbone and pixel decoder run once per image; see
-                ``transformer_decoder`` for how the tasks share the decoder.
+            tasks (Sequence[str] | Tensor): The task of each (image, task)
+                pair, B*T, T per image, image-major (pair b * T + t is task t
+                of image b): names, or indices in ``TASKS`` as a LongTensor
+                (an exported graph's task input). The backbone and pixel
+                decoder run once per image; see ``transformer_decoder`` for
+                how the tasks share the decoder.
             num_tasks (int): T. Defaults to 1.
             all_predictions (bool): Return the ``num_layers + 1`` predictions
                 (training: the first ones are auxiliary). When False (inference)
@@ -175,7 +180,7 @@ class OneFormerHead(Mask2FormerHead):
         queries = self.query_initialiser(
             self.decoder_norm(self.task_encoder(tasks)), mask_features,
             query_embed[:-1], num_tasks)
-        query_pos = query_embed.unsqueeze(0).expand(len(queries), -1, -1)
+        query_pos = query_embed.unsqueeze(0).expand(queries.shape[0], -1, -1)
 
         cls_preds, mask_preds = [], []
         if all_predictions:
@@ -318,18 +323,12 @@ class OneFormerHead(Mask2FormerHead):
                 batch_data_samples: SampleList,
                 tasks: Sequence[str],
                 num_tasks: int = 1) -> Tuple[Tensor, Tensor]:
-        """Final predictions, masks upsampled to the padded batch input.
+        """Final predictions at stride 4; the fusion head upsamples them.
 
         Returns:
-            tuple: class logits [B*T, N, K+1] and mask logits [B*T, N, H_pad,
-            W_pad] (see :meth:`forward` for T and the pair order).
+            tuple: class logits [B*T, N, K+1] and mask logits [B*T, N, H/4,
+            W/4] (see :meth:`forward` for T and the pair order).
         """
         cls_preds, mask_preds, _ = self(
             x, tasks, num_tasks, all_predictions=False)
-        pad_shape = batch_data_samples[0].metainfo['batch_input_shape']
-        mask_pred = F.interpolate(
-            mask_preds[-1],
-            size=tuple(pad_shape[:2]),
-            mode='bilinear',
-            align_corners=False)
-        return cls_preds[-1], mask_pred
+        return cls_preds[-1], mask_preds[-1]

@@ -97,7 +97,8 @@ class OneFormerQueryInitialiser(BaseModule):
         pos = pos.flatten(2).transpose(1, 2)
         proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
         query = task_tokens.unsqueeze(1).expand(-1, query_pos.shape[0], -1)
-        query_pos = query_pos.unsqueeze(0).expand(len(task_tokens), -1, -1)
+        query_pos = query_pos.unsqueeze(0).expand(task_tokens.shape[0], -1,
+                                                  -1)
         # Released quirk, kept for weight compatibility: values are the sine
         # encoding and keys add the projected features on top of it.
         query = self.decoder(query, query_pos, key=pos, value=pos,

@@ -1,5 +1,5 @@
 """Task token (paper Sec. 3.1): "the task is {task}" -> CLIP BPE ids -> MLP."""
-from typing import Sequence
+from typing import Sequence, Union
 
 import open_clip
 from mmengine.model import BaseModule
@@ -39,12 +39,18 @@ class TaskTokenEncoder(BaseModule):
                                context_length=context_length),
             persistent=False)
 
-    def tokenize(self, tasks: Sequence[str]) -> Tensor:
-        """Token ids of the task sentences, LongTensor [B, L]."""
+    def tokenize(self, tasks: Union[Sequence[str], Tensor]) -> Tensor:
+        """Token ids of the task sentences, LongTensor [B, L].
+
+        ``tasks``: task names (B,), or their indices in ``TASKS`` as a
+        LongTensor [B] (what an exported graph takes as its task input).
+        """
+        if isinstance(tasks, Tensor):
+            return self.task_ids[tasks]
         check_tasks(tasks)
         return self.task_ids[[TASKS.index(t) for t in tasks]]
 
-    def forward(self, tasks: Sequence[str]) -> Tensor:
-        """Task names (B,) -> task tokens [B, C]."""
+    def forward(self, tasks: Union[Sequence[str], Tensor]) -> Tensor:
+        """Task names (B,) or indices [B] -> task tokens [B, C]."""
         ids = self.tokenize(tasks)
         return self.mlp(ids.to(self.mlp[0].weight.dtype))

@@ -67,9 +67,16 @@ class TextMapper(BaseModule):
         ]).to(self.prompt_ctx.weight.device)
 
     def forward(self, text_ids: Tensor) -> Tensor:
-        """Text ids [B, N_text, L] -> text queries [B, N_text + N_ctx, C]."""
+        """Text ids [B, N_text, L] -> text queries [B, N_text + N_ctx, C].
+
+        The encoder treats every sequence on its own and most of a batch's
+        texts repeat (the padding sentence above all), so each distinct text
+        is encoded once and gathered: the same values and gradients.
+        """
         batch_size, num_text, length = text_ids.shape
-        feats = self.text_encoder(text_ids.reshape(-1, length))
-        feats = self.text_projector(feats).view(batch_size, num_text, -1)
+        distinct, index = torch.unique(
+            text_ids.reshape(-1, length), dim=0, return_inverse=True)
+        feats = self.text_projector(self.text_encoder(distinct))[index]
+        feats = feats.view(batch_size, num_text, -1)
         ctx = self.prompt_ctx.weight.unsqueeze(0).expand(batch_size, -1, -1)
         return torch.cat([feats, ctx], dim=1)

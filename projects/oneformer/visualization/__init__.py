@@ -1,3 +1,3 @@
-from .task_grid import draw_task_panels, make_grid
+from .task_grid import draw_task_panels, make_grid, save_task_pictures
 
-__all__ = ['draw_task_panels', 'make_grid']
+__all__ = ['draw_task_panels', 'make_grid', 'save_task_pictures']

@@ -1,7 +1,9 @@
 """Pictures of one model's three outputs: a panel per task, a grid of images x tasks."""
+import os.path as osp
 from typing import List, Sequence, Tuple
 
 import cv2
+import mmcv
 import numpy as np
 from mmdet.structures import DetDataSample
 from mmdet.visualization import DetLocalVisualizer
@@ -68,3 +70,25 @@ def make_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray]]],
                       constant_values=255)
         padded.append(line)
     return np.concatenate(padded, axis=0)
+
+
+def save_task_pictures(visualizer: DetLocalVisualizer, image: np.ndarray,
+                       data_sample: DetDataSample, tasks: Sequence[str],
+                       out_dir: str, stem: str,
+                       score_thr: float = 0.3) -> List[str]:
+    """Write ``<out_dir>/<stem>_<task>.jpg`` per task and, for several tasks,
+    ``<stem>_grid.jpg`` (image | task panels).
+
+    Args:
+        image (np.ndarray): RGB image [H, W, 3] at the prediction's size.
+
+    Returns:
+        list[str]: The panels' titles.
+    """
+    panels = draw_task_panels(visualizer, image, data_sample, tasks, score_thr)
+    for task, _, picture in panels:
+        mmcv.imwrite(mmcv.rgb2bgr(picture), osp.join(out_dir, f'{stem}_{task}.jpg'))
+    if len(panels) > 1:
+        grid = make_grid([[('image', image)] + [p[1:] for p in panels]])
+        mmcv.imwrite(mmcv.rgb2bgr(grid), osp.join(out_dir, f'{stem}_grid.jpg'))
+    return [title for _, title, _ in panels]

@@ -1,0 +1,146 @@
+"""Multi-scale deformable attention (Deformable DETR) with Python level sizes.
+
+mmcv's ``MultiScaleDeformableAttention`` receives the per-level sizes as a
+tensor and reads them back element by element; a graph exporter sees those
+reads as data-dependent. Here the sizes are Python ints (static when the image
+size is, symbolic in a dynamic export), so the PyTorch path traces to plain
+``GridSample`` nodes. Same parameters, same math.
+"""
+import warnings
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmcv.ops import MultiScaleDeformableAttention, get_compiling_cuda_version
+from mmcv.ops.multi_scale_deform_attn import MultiScaleDeformableAttnFunction
+from torch import Tensor
+
+from mmdet.registry import MODELS
+
+#: whether mmcv was compiled with its CUDA kernels
+MMCV_HAS_CUDA_OPS = get_compiling_cuda_version() != 'not available'
+_warned_fallback = False
+
+
+def deformable_attention_core(value: Tensor,
+                              level_sizes: Sequence[Tuple[int, int]],
+                              sampling_locations: Tensor,
+                              attention_weights: Tensor) -> Tensor:
+    """Bilinear sampling of every level, weighted sum over levels and points.
+
+    Args:
+        value (Tensor): Per-head values of all levels, flattened level after
+            level, [B, S, M, D] with S = sum of h*w.
+        level_sizes (Sequence[tuple[int, int]]): (h, w) of each level, L.
+        sampling_locations (Tensor): Normalised (x, y) in [0, 1],
+            [B, Q, M, L, P, 2].
+        attention_weights (Tensor): Softmaxed over L*P, [B, Q, M, L, P].
+
+    Returns:
+        Tensor: [B, Q, M*D].
+    """
+    batch, _, heads, dims = value.shape
+    # planes of (image, head): [B*M, D, S]; grids [B*M, Q, L, P, 2] in [-1, 1]
+    planes = value.permute(0, 2, 3, 1).flatten(0, 1)
+    grids = (2 * sampling_locations - 1).transpose(1, 2).flatten(0, 1)
+    sampled, start = [], 0
+    for level, (h, w) in enumerate(level_sizes):
+        plane = planes[..., start:start + h * w].unflatten(-1, (h, w))
+        start += h * w
+        sampled.append(
+            F.grid_sample(plane, grids[:, :, level], mode='bilinear',
+                          padding_mode='zeros', align_corners=False))
+    # [B*M, D, Q, L*P] x [B*M, 1, Q, L*P] summed over L*P -> [B*M, D, Q]
+    weights = attention_weights.transpose(1, 2).flatten(0, 1).flatten(-2)
+    out = (torch.cat(sampled, dim=-1) * weights[:, None]).sum(-1)
+    return out.unflatten(0, (batch, heads)).flatten(1, 2).transpose(1, 2)
+
+
+@MODELS.register_module()
+class MultiLevelDeformableAttention(MultiScaleDeformableAttention):
+    """mmcv's ``MultiScaleDeformableAttention`` taking ``level_sizes``.
+
+    With ``level_sizes`` (a list of (h, w) ints) the sampling runs in
+    :func:`deformable_attention_core`, or in mmcv's CUDA kernel for CUDA
+    tensors when mmcv was compiled with it; a GPU run on an mmcv built without
+    CUDA ops falls back to the PyTorch core with one warning instead of
+    failing inside mmcv. Without ``level_sizes`` it is mmcv's module.
+    """
+
+    def forward(self,
+                query: Tensor,
+                key: Optional[Tensor] = None,
+                value: Optional[Tensor] = None,
+                identity: Optional[Tensor] = None,
+                query_pos: Optional[Tensor] = None,
+                key_padding_mask: Optional[Tensor] = None,
+                reference_points: Optional[Tensor] = None,
+                spatial_shapes: Optional[Tensor] = None,
+                level_start_index: Optional[Tensor] = None,
+                level_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+                **kwargs) -> Tensor:
+        """Batch-first only.
+
+        Args:
+            query (Tensor): [B, Q, C]; ``value`` [B, S, C] (defaults to
+                ``query``), ``identity`` likewise (defaults to ``query``).
+            key_padding_mask (Tensor, optional): Bool [B, S], True = padding.
+            reference_points (Tensor): Normalised (x, y) [B, Q, L, 2].
+            level_sizes (Sequence[tuple[int, int]]): (h, w) of each level.
+
+        Returns:
+            Tensor: [B, Q, C].
+        """
+        if level_sizes is None:
+            return super().forward(query, key, value, identity, query_pos,
+                                   key_padding_mask, reference_points,
+                                   spatial_shapes, level_start_index,
+                                   **kwargs)
+        assert self.batch_first, 'MultiLevelDeformableAttention: batch first'
+        value = query if value is None else value
+        identity = query if identity is None else identity
+        if query_pos is not None:
+            query = query + query_pos
+        batch, num_query, _ = query.shape
+        value = self.value_proj(value)
+        if key_padding_mask is not None:
+            value = value.masked_fill(key_padding_mask[..., None], 0.0)
+        value = value.unflatten(-1, (self.num_heads, -1))
+        shape = (batch, num_query, self.num_heads, self.num_levels,
+                 self.num_points)
+        offsets = self.sampling_offsets(query).view(*shape, 2)
+        weights = self.attention_weights(query).view(
+            *shape[:3], -1).softmax(-1).view(shape)
+        # offsets are in pixels of their level: x / w, y / h (divided by
+        # Python ints: a tensor of them would be a constant in a graph with
+        # free H, W)
+        offsets = torch.stack([
+            torch.stack([offsets[:, :, :, i, :, 0] / w,
+                         offsets[:, :, :, i, :, 1] / h], dim=-1)
+            for i, (h, w) in enumerate(level_sizes)
+        ], dim=3)
+        locations = reference_points[:, :, None, :, None, :] + offsets
+        output = self._sample(value, level_sizes, locations, weights)
+        return self.dropout(self.output_proj(output)) + identity
+
+    def _sample(self, value: Tensor, level_sizes: Sequence[Tuple[int, int]],
+                locations: Tensor, weights: Tensor) -> Tensor:
+        """mmcv's CUDA kernel where it exists, else the PyTorch core."""
+        global _warned_fallback
+        if value.is_cuda and not torch.compiler.is_compiling():
+            if MMCV_HAS_CUDA_OPS:
+                shapes = torch.as_tensor(level_sizes, dtype=torch.long,
+                                         device=value.device)
+                starts = torch.cat((shapes.new_zeros(1),
+                                    shapes.prod(1).cumsum(0)[:-1]))
+                return MultiScaleDeformableAttnFunction.apply(
+                    value, shapes, starts, locations, weights,
+                    self.im2col_step)
+            if not _warned_fallback:
+                warnings.warn(
+                    'mmcv was compiled without CUDA ops: multi-scale '
+                    'deformable attention runs its PyTorch path on the GPU '
+                    '(slower); rebuild mmcv with FORCE_CUDA=1 for the kernel')
+                _warned_fallback = True
+        return deformable_attention_core(value, level_sizes, locations,
+                                         weights)

@@ -1,0 +1,75 @@
+"""The pixel decoder with Python level sizes against mmdet's and mmcv's."""
+import torch
+from mmcv.ops import MultiScaleDeformableAttention
+from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
+from mmengine.config import ConfigDict
+
+from mmdet.models.layers import MSDeformAttnPixelDecoder
+from projects.oneformer.models import (MultiLevelDeformableAttention,
+                                       OneFormerPixelDecoder)
+from projects.oneformer.models.deformable_attention import \
+    deformable_attention_core
+from tests.test_models.tiny_oneformer import tiny_model_cfg
+
+SIZES = [(4, 6), (8, 12), (16, 24)]
+
+
+def test_core_matches_mmcv_pytorch_path():
+    torch.manual_seed(0)
+    value = torch.randn(2, sum(h * w for h, w in SIZES), 4, 8)
+    locations = torch.rand(2, 10, 4, 3, 4, 2) * 1.2 - 0.1  # some outside
+    weights = torch.rand(2, 10, 4, 3, 4).flatten(-2).softmax(-1).view(
+        2, 10, 4, 3, 4)
+    expected = multi_scale_deformable_attn_pytorch(
+        value, torch.tensor(SIZES), locations, weights)
+    got = deformable_attention_core(value, SIZES, locations, weights)
+    assert got.shape == expected.shape == (2, 10, 32)
+    assert (got - expected).abs().max() < 1e-6
+
+
+def test_attention_matches_mmcv_module():
+    torch.manual_seed(0)
+    ours = MultiLevelDeformableAttention(
+        embed_dims=32, num_heads=4, num_levels=3, batch_first=True).eval()
+    theirs = MultiScaleDeformableAttention(
+        embed_dims=32, num_heads=4, num_levels=3, batch_first=True).eval()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(0, 0.3)
+    theirs.load_state_dict(ours.state_dict())
+    length = sum(h * w for h, w in SIZES)
+    query = torch.randn(2, length, 32)
+    pos = torch.randn(2, length, 32)
+    reference = torch.rand(2, length, 3, 2)
+    shapes = torch.tensor(SIZES)
+    starts = torch.cat([shapes.new_zeros(1), shapes.prod(1).cumsum(0)[:-1]])
+    with torch.no_grad():
+        expected = theirs(query, query_pos=pos, reference_points=reference,
+                          spatial_shapes=shapes, level_start_index=starts)
+        got = ours(query, query_pos=pos, reference_points=reference,
+                   level_sizes=SIZES)
+    assert (got - expected).abs().max() < 1e-5
+
+
+def test_pixel_decoder_matches_mmdet():
+    cfg = ConfigDict(tiny_model_cfg().panoptic_head.pixel_decoder)
+    cfg.pop('type')
+    cfg.update(in_channels=[64, 128, 256, 512], strides=[4, 8, 16, 32],
+               feat_channels=64, out_channels=64)
+    torch.manual_seed(0)
+    theirs = MSDeformAttnPixelDecoder(**cfg)
+    torch.manual_seed(0)
+    ours = OneFormerPixelDecoder(**cfg)
+    # the same modules, names and initial values
+    assert all(a.equal(b) for a, b in zip(ours.state_dict().values(),
+                                          theirs.state_dict().values()))
+    ours.init_weights()
+    theirs.load_state_dict(ours.state_dict())
+    feats = [torch.randn(2, c, 64 // s, 96 // s)
+             for c, s in zip([64, 128, 256, 512], [4, 8, 16, 32])]
+    with torch.no_grad():
+        mask_ours, outs_ours = ours.eval()(feats)
+        mask_theirs, outs_theirs = theirs.eval()(feats)
+    assert (mask_ours - mask_theirs).abs().max() < 1e-5
+    for a, b in zip(outs_ours, outs_theirs):
+        assert a.shape == b.shape and (a - b).abs().max() < 1e-5
