@@ -9,7 +9,11 @@ Checked per image (the checks of ``OneFormerPanopticDataset`` and
 category is one of the dataset's classes, the image and its PNG exist, the PNG
 decodes, has the image's size, and holds exactly the segment ids its
 ``segments_info`` lists (0 = void). Images without things are checked too
-(training filters them out). Exit status 1 when anything is wrong.
+(training filters them out). Semantic-only and instance-only datasets (and each
+dataset of a ``ConcatDataset``) are checked too: every category of an instances
+JSON has a mapping, every label map decodes and holds only values of the class
+map and has its image's size, every image exists. Exit status 1 when anything is
+wrong.
 """
 import argparse
 import copy
@@ -27,9 +31,10 @@ from PIL import Image
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import projects.oneformer  # noqa: E402,F401  registers the datasets
 from mmdet.registry import DATASETS  # noqa: E402
-from projects.oneformer.datasets import OneFormerPanopticDataset  # noqa: E402
-from projects.oneformer.datasets.transforms import \
-    LoadStrictPanopticAnnotations  # noqa: E402
+from projects.oneformer.datasets import (  # noqa: E402
+    OneFormerCocoInstanceDataset, OneFormerPanopticDataset, OneFormerSemSegDataset)
+from projects.oneformer.datasets.transforms import (  # noqa: E402
+    LoadStrictPanopticAnnotations, LoadStrictSemSegAnnotations)
 from projects.common import load_config  # noqa: E402
 
 
@@ -63,13 +68,43 @@ def image_problems(info: dict, loader: LoadStrictPanopticAnnotations) -> List[st
         ids, dict(info, segments_info=segments, ori_shape=(height, width)))
 
 
+def single_task_problems(dataset) -> List[str]:
+    """The problems of a semantic-only or instance-only dataset's images and
+    label maps (the loader's checks, every image)."""
+    problems = []
+    loader = LoadStrictSemSegAnnotations(backend_args=dataset.backend_args) \
+        if isinstance(dataset, OneFormerSemSegDataset) else None
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        if not osp.isfile(info['img_path']):
+            problems.append(f"{dataset.where(info['img_path'])}: image not found")
+        elif loader is not None:
+            with Image.open(info['img_path']) as img:
+                width, height = img.size
+            try:
+                loader(dict(info, ori_shape=(height, width)))
+            except (ValueError, FileNotFoundError) as err:
+                problems.append(str(err))
+    return problems
+
+
 def check_dataset(dataset_cfg: dict) -> List[str]:
-    """Every problem of one dataset config (a COCO-panoptic dataset)."""
+    """Every problem of one dataset config (COCO-panoptic, semantic-only,
+    instance-only, or a ``ConcatDataset`` of them)."""
     dataset_cfg = copy.deepcopy(dataset_cfg)
     while 'dataset' in dataset_cfg and 'ann_file' not in dataset_cfg:
         dataset_cfg = dataset_cfg['dataset']  # dataset wrappers
+    if 'datasets' in dataset_cfg:  # ConcatDataset
+        return [p for sub in dataset_cfg['datasets'] for p in check_dataset(sub)]
     dataset_cfg.update(lazy_init=True, pipeline=[], filter_cfg=None)
-    dataset = DATASETS.build(dataset_cfg)
+    try:
+        dataset = DATASETS.build(dataset_cfg)
+        if isinstance(dataset, (OneFormerSemSegDataset,
+                                OneFormerCocoInstanceDataset)):
+            dataset.full_init()
+            return single_task_problems(dataset)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        return [str(err)]
     if not isinstance(dataset, OneFormerPanopticDataset):
         return [f'{type(dataset).__name__} is not a OneFormerPanopticDataset; '
                 'only COCO-panoptic datasets are checked']

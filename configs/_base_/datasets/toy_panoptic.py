@@ -62,6 +62,7 @@ train_dataloader = dict(
     batch_sampler=None,
     dataset=dict(
         type=dataset_type,
+        name='toy',
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/panoptic_train.json',
@@ -79,6 +80,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        name='toy',
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/panoptic_val.json',

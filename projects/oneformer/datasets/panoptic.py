@@ -5,6 +5,8 @@ from typing import List, Optional, Sequence
 from mmdet.datasets import CocoPanopticDataset
 from mmdet.registry import DATASETS
 
+from .task_support import TaskSupportMixin
+
 
 def panoptic_metainfo(categories: Sequence[dict]) -> dict:
     """mmdet dataset metainfo (classes, thing/stuff classes, palette) of COCO-panoptic
@@ -20,9 +22,9 @@ def panoptic_metainfo(categories: Sequence[dict]) -> dict:
 
 
 @DATASETS.register_module()
-class OneFormerPanopticDataset(CocoPanopticDataset):
+class OneFormerPanopticDataset(TaskSupportMixin, CocoPanopticDataset):
     """mmdet's ``CocoPanopticDataset`` that refuses broken annotations and hands its
-    metainfo to the pipeline.
+    metainfo, N_text and task probabilities to the pipeline (``TaskSupportMixin``).
 
     * A segment whose ``category_id`` is not one of the dataset's classes raises an
       error naming the annotation file, the image and the ids (mmdet raises a bare
@@ -30,29 +32,16 @@ class OneFormerPanopticDataset(CocoPanopticDataset):
       ``collected_problems`` set to a list, every such segment is appended to it
       and left out instead (``tools/misc/check_dataset.py``).
     * A malformed annotation file raises an error naming it.
-    * Transforms with a ``set_dataset_meta(metainfo)`` method (the task-sampling
-      transform, which writes class names into the text list) receive the dataset's
-      metainfo, so class names live in one place.
 
     Args:
-        num_texts (int, optional): N_text of the model (its queries minus its
-            learnable text contexts), handed to the task-sampling transform, so
-            a config for another query count sets ``dataset=dict(num_texts=...)``
-            instead of restating the pipeline.
+        num_texts, task_probs, name: see ``TaskSupportMixin`` (a config for
+            another query count sets ``dataset=dict(num_texts=...)`` instead of
+            restating the pipeline).
         *args, **kwargs: ``CocoPanopticDataset`` arguments.
     """
 
     # None: raise at the first unknown category; a list: collect them all
     collected_problems: Optional[List[str]] = None
-
-    def __init__(self, *args, num_texts: Optional[int] = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for transform in self.pipeline.transforms:
-            if hasattr(transform, 'set_dataset_meta'):
-                transform.set_dataset_meta(self.metainfo)
-            if num_texts is not None and hasattr(transform, 'set_num_texts'):
-                transform.set_num_texts(num_texts)
 
     def load_data_list(self) -> List[dict]:
         try:

@@ -1,7 +1,9 @@
 from .formatting import PackOneFormerInputs
-from .loading import LoadSceneParsingSemSeg, LoadStrictPanopticAnnotations
+from .loading import (LoadSceneParsingSemSeg, LoadStrictPanopticAnnotations,
+                      LoadStrictSemSegAnnotations)
 from .task_sampling import OneFormerTaskSampling
 
 __all__ = [
-    'LoadSceneParsingSemSeg', 'LoadStrictPanopticAnnotations', 'OneFormerTaskSampling', 'PackOneFormerInputs'
+    'LoadSceneParsingSemSeg', 'LoadStrictPanopticAnnotations', 'LoadStrictSemSegAnnotations',
+    'OneFormerTaskSampling', 'PackOneFormerInputs'
 ]

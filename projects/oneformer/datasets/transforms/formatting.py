@@ -9,15 +9,18 @@ class PackOneFormerInputs(PackDetInputs):
 
     The sampled ``task`` becomes metainfo (``data_sample.task``), as the model reads
     it at training and at test time; ``text_tokens`` [N_text, 77] becomes a data field
-    of the sample (``data_sample.text_tokens``) for the text mapper. Without a sampled
-    task (test pipelines) this is exactly ``PackDetInputs``.
+    of the sample (``data_sample.text_tokens``) for the text mapper. The
+    ``dataset_name`` a OneFormer dataset gives each sample becomes metainfo too, so
+    ``PerDatasetEvaluator`` scores it with its dataset's metrics. Otherwise this is
+    exactly ``PackDetInputs``.
     """
 
     def transform(self, results: dict) -> dict:
         packed = super().transform(results)
         sample = packed['data_samples']
-        if 'task' in results:
-            sample.set_metainfo(dict(task=results['task']))
+        for key in ('task', 'dataset_name'):
+            if key in results:
+                sample.set_metainfo({key: results[key]})
         if 'text_tokens' in results:
             sample.text_tokens = results['text_tokens']
         return packed

@@ -1,4 +1,5 @@
-"""Annotation loading that fails loudly on broken annotations."""
+"""Annotation loading that fails loudly on broken annotations (panoptic PNGs, label
+maps)."""
 from typing import List, Optional
 
 import cv2
@@ -8,6 +9,7 @@ from mmcv.transforms import LoadAnnotations
 from mmdet.datasets.transforms import LoadPanopticAnnotations
 from mmdet.registry import TRANSFORMS
 from mmengine import fileio
+from mmseg.datasets.transforms import LoadAnnotations as MMSegLoadAnnotations
 
 # COCO panoptic: id 0 (black) is unlabelled
 VOID_ID = 0
@@ -129,3 +131,46 @@ class LoadSceneParsingSemSeg(LoadAnnotations):
             raise ValueError(f'{path}: a SceneParsing map has one channel, got '
                              f'shape {seg.shape}')
         results['gt_seg_map'] = results['sem_seg_lut'][seg]
+
+
+@TRANSFORMS.register_module()
+class LoadStrictSemSegAnnotations(MMSegLoadAnnotations):
+    """mmseg's ``LoadAnnotations`` (label PNG, ``reduce_zero_label`` as mmseg has
+    it: 0 -> 255, k -> k - 1) followed by the dataset's class map into the shared
+    class space, refusing values the map does not name and maps of another size
+    than the image (load the image first).
+
+    Required keys: ``seg_map_path``, ``reduce_zero_label``, ``seg_fields`` and
+    ``class_lut`` (int16 [256]: label value -> shared label, 255 void, -1 not in
+    the class map), added by ``OneFormerSemSegDataset``.
+    Added keys: ``gt_seg_map`` (uint8 [H, W], shared labels, 255 void).
+    """
+
+    def _load_seg_map(self, results: dict) -> None:
+        path = results['seg_map_path']
+        where = f"dataset '{results.get('dataset_name', '?')}' ({path})"
+        try:
+            super()._load_seg_map(results)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f'{where}: label map of image '
+                                    f"{results.get('img_path')} not found") from err
+        seg = results['gt_seg_map']
+        if seg.ndim != 2:
+            raise ValueError(f'{where}: a label map has one channel, got shape '
+                             f'{seg.shape}; write class indices, not colours')
+        shape = results.get('ori_shape')
+        if shape is not None and tuple(seg.shape) != tuple(shape[:2]):
+            raise ValueError(
+                f'{where}: the label map is {seg.shape[0]}x{seg.shape[1]} (HxW) '
+                f"but image {results.get('img_path')} is {shape[0]}x{shape[1]}; "
+                "write the label map at the image's size")
+        lut = results['class_lut']
+        unmapped = np.unique(seg[lut[seg] < 0])
+        if len(unmapped):
+            mapped = np.flatnonzero(lut >= 0).tolist()
+            raise ValueError(
+                f'{where}: label value(s) {unmapped.tolist()} (after '
+                f"reduce_zero_label={results['reduce_zero_label']}) are outside "
+                f'the class map (its values: {[v for v in mapped if v != 255]}); '
+                'add them to class_map (None to ignore them)')
+        results['gt_seg_map'] = lut[seg].astype(np.uint8)
