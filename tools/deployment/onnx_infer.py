@@ -6,7 +6,8 @@
 The config's test pipeline and the PyTorch path's post-processing run around
 the graph, and the pictures are those of ``tools/demo.py``:
 ``<out-dir>/<image>_<task>.jpg`` per task and ``<image>_grid.jpg``. A graph
-exported from an mmseg config predicts the semantic task only.
+exported from an mmseg config predicts the semantic task only, one of mmdet's
+Mask2Former the tasks its config turns on.
 """
 import argparse
 import os
@@ -41,12 +42,7 @@ def parse_args():
 def main():
     args = parse_args()
     runner = OnnxOneFormer(args.onnx, args.config, args.threads)
-    if runner.segmentor:
-        tasks = ['semantic']
-        if args.task not in ('all', 'semantic'):
-            raise SystemExit(f'{args.onnx} is an mmseg graph: --task semantic')
-    else:
-        tasks = list(TASKS) if args.task == 'all' else [args.task]
+    tasks = runner.tasks if args.task == 'all' else [args.task]
     visualizer = VISUALIZERS.build(
         dict(type='DetLocalVisualizer', name='onnx_infer'))
     visualizer.dataset_meta = runner.model.dataset_meta
