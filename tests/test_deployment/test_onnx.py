@@ -4,6 +4,7 @@ import runpy
 import sys
 
 import mmcv
+import mmengine
 import numpy as np
 import pytest
 import torch
@@ -165,9 +166,13 @@ def test_onnx_infer_writes_the_demo_pictures(mmdet_export, photo, tmp_path,
                                              monkeypatch, capsys):
     config, _, onnx_file, _ = mmdet_export
     out = run_tool(INFER, monkeypatch, capsys, onnx_file, config, photo,
-                   '--out-dir', tmp_path / 'vis', '--threads', 1)
+                   '--out-dir', tmp_path / 'vis', '--threads', 1, '--out',
+                   tmp_path / 'preds.pkl')
     for task in TASKS + ('grid', ):
         assert (tmp_path / 'vis' / f'voc_{task}.jpg').exists(), out
+    preds = mmengine.load(str(tmp_path / 'preds.pkl'))
+    assert {'pred_panoptic_seg', 'pred_instances', 'pred_sem_seg'} <= set(
+        preds[0])
 
 
 def test_mmseg_fixed_size_graph(photo, tmp_path, monkeypatch, capsys):

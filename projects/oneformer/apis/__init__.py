@@ -1,3 +1,3 @@
-from .inference import image_test_pipeline, predict_tasks
+from .inference import image_test_pipeline, prediction_record, predict_tasks
 
-__all__ = ['image_test_pipeline', 'predict_tasks']
+__all__ = ['image_test_pipeline', 'prediction_record', 'predict_tasks']
