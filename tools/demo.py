@@ -18,7 +18,7 @@ from mmdet.registry import VISUALIZERS
 from mmengine import dump
 
 import projects.oneformer  # noqa: F401
-from projects.oneformer.apis import predict_tasks
+from projects.oneformer.apis import prediction_record, predict_tasks
 from projects.oneformer.models import TASKS
 from projects.oneformer.visualization import save_task_pictures
 
@@ -51,9 +51,7 @@ def main():
         titles = save_task_pictures(
             visualizer, mmcv.imread(path, channel_order='rgb'), sample, tasks,
             args.out_dir, osp.splitext(osp.basename(path))[0], args.score_thr)
-        raw.append(dict(img_path=path, **{
-            k: v for k, v in sample.cpu().numpy().to_dict().items()
-            if k.startswith('pred_')}))
+        raw.append(prediction_record(path, sample))
         print(f'{path}: ' + ', '.join(titles) + f' -> {args.out_dir}')
     if args.out:
         dump(raw, args.out)

@@ -4,6 +4,7 @@ import runpy
 import sys
 
 import mmcv
+import mmengine
 import numpy as np
 import pytest
 import torch
@@ -165,9 +166,13 @@ def test_onnx_infer_writes_the_demo_pictures(mmdet_export, photo, tmp_path,
                                              monkeypatch, capsys):
     config, _, onnx_file, _ = mmdet_export
     out = run_tool(INFER, monkeypatch, capsys, onnx_file, config, photo,
-                   '--out-dir', tmp_path / 'vis', '--threads', 1)
+                   '--out-dir', tmp_path / 'vis', '--threads', 1, '--out',
+                   tmp_path / 'preds.pkl')
     for task in TASKS + ('grid', ):
         assert (tmp_path / 'vis' / f'voc_{task}.jpg').exists(), out
+    preds = mmengine.load(str(tmp_path / 'preds.pkl'))
+    assert {'pred_panoptic_seg', 'pred_instances', 'pred_sem_seg'} <= set(
+        preds[0])
 
 
 def test_mmseg_fixed_size_graph(photo, tmp_path, monkeypatch, capsys):
@@ -213,10 +218,29 @@ def test_mmseg_fixed_size_graph(photo, tmp_path, monkeypatch, capsys):
         runner(photo, ['panoptic'])
 
 
-def test_mmdet_mask2former_refused_with_reason():
-    from mmdet.models.detectors import Mask2Former
-    from projects.oneformer.deployment import export_graph
-    model = Mask2Former.__new__(Mask2Former)
-    torch.nn.Module.__init__(model)
-    with pytest.raises(TypeError, match='data-dependent indexing'):
-        export_graph(model)
+def test_mmdet_mask2former_exports(photo, tmp_path, monkeypatch, capsys):
+    """mmdet's Mask2Former (the joint baseline: panoptic, instance and
+    semantic through SemanticMaskFormerFusionHead) at a fixed size, against
+    mmdet's inference_detector."""
+    from mmdet.apis import inference_detector, init_detector
+    config = REPO + '/configs/mask2former/mask2former_r18_toy-joint.py'
+    torch.manual_seed(3)
+    model = init_detector(config, device='cpu')
+    varied(model, model.panoptic_head)
+    checkpoint = str(tmp_path / 'm2f.pth')
+    save_checkpoint(dict(state_dict=model.state_dict(),
+                         meta=dict(dataset_meta=model.dataset_meta)),
+                    checkpoint)
+    onnx_file = str(tmp_path / 'm2f.onnx')
+    with pytest.raises(ValueError, match='fixed --shape only'):
+        run_tool(EXPORT, monkeypatch, capsys, config, checkpoint, '--out',
+                 onnx_file, '--dynamic')
+    # the photo's size after the toy test pipeline, padded to 32
+    run_tool(EXPORT, monkeypatch, capsys, config, checkpoint, '--out',
+             onnx_file, '--shape', 96, 128)
+    runner = OnnxOneFormer(onnx_file, config, threads=1)
+    assert runner.mask2former and runner.tasks == list(TASKS)
+    ours = runner(photo)
+    theirs = inference_detector(model, photo)
+    assert len(theirs.pred_sem_seg.sem_seg.unique()) >= 2
+    assert_same_results(ours, theirs, TASKS)

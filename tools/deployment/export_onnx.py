@@ -84,8 +84,9 @@ def main():
             None, {k: v.numpy() for k, v in feeds.items()})
         for name, ref, out in zip(('cls_logits', 'mask_logits'), expected,
                                   got):
-            print(f'{name} {list(out.shape)}: max |onnxruntime - PyTorch| '
-                  f'{np.abs(out - ref.numpy()).max():.2e}')
+            print(f'{name} {list(out.shape)}: max |PyTorch| '
+                  f'{np.abs(ref.numpy()).max():.3g}, max |onnxruntime - '
+                  f'PyTorch| {np.abs(out - ref.numpy()).max():.2e}')
 
 
 if __name__ == '__main__':

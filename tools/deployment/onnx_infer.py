@@ -6,7 +6,8 @@
 The config's test pipeline and the PyTorch path's post-processing run around
 the graph, and the pictures are those of ``tools/demo.py``:
 ``<out-dir>/<image>_<task>.jpg`` per task and ``<image>_grid.jpg``. A graph
-exported from an mmseg config predicts the semantic task only.
+exported from an mmseg config predicts the semantic task only, one of mmdet's
+Mask2Former the tasks its config turns on.
 """
 import argparse
 import os
@@ -18,6 +19,7 @@ from mmdet.registry import VISUALIZERS
 from mmengine import dump
 
 import projects.oneformer  # noqa: F401
+from projects.oneformer.apis import prediction_record
 from projects.oneformer.deployment import OnnxOneFormer
 from projects.oneformer.tasks import TASKS
 from projects.oneformer.visualization import save_task_pictures
@@ -41,12 +43,7 @@ def parse_args():
 def main():
     args = parse_args()
     runner = OnnxOneFormer(args.onnx, args.config, args.threads)
-    if runner.segmentor:
-        tasks = ['semantic']
-        if args.task not in ('all', 'semantic'):
-            raise SystemExit(f'{args.onnx} is an mmseg graph: --task semantic')
-    else:
-        tasks = list(TASKS) if args.task == 'all' else [args.task]
+    tasks = runner.tasks if args.task == 'all' else [args.task]
     visualizer = VISUALIZERS.build(
         dict(type='DetLocalVisualizer', name='onnx_infer'))
     visualizer.dataset_meta = runner.model.dataset_meta
@@ -59,9 +56,7 @@ def main():
         titles = save_task_pictures(
             visualizer, mmcv.imread(path, channel_order='rgb'), sample, tasks,
             args.out_dir, osp.splitext(osp.basename(path))[0], args.score_thr)
-        raw.append(dict(img_path=path, **{
-            k: v for k, v in sample.cpu().numpy().to_dict().items()
-            if k.startswith('pred_')}))
+        raw.append(prediction_record(path, sample))
         print(f'{path}: {seconds:.2f} s, ' + ', '.join(titles) +
               f' -> {args.out_dir}')
     if args.out:

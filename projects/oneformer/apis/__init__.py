@@ -1,4 +1,7 @@
-from .inference import image_test_pipeline, predict_tasks
+from .inference import image_test_pipeline, prediction_record, predict_tasks
 from .inferencer import OneFormerInferencer
 
-__all__ = ['OneFormerInferencer', 'image_test_pipeline', 'predict_tasks']
+__all__ = [
+    'OneFormerInferencer', 'image_test_pipeline', 'prediction_record',
+    'predict_tasks'
+]

@@ -67,3 +67,11 @@ def predict_tasks(model: nn.Module, images: Union[str, np.ndarray, Sequence],
     finally:
         model.test_cfg['tasks'] = previous
     return results[0] if single else results
+
+
+def prediction_record(img_path: str, sample: DetDataSample) -> dict:
+    """The ``pred_*`` fields of a prediction as numpy arrays, with the image
+    path: what ``tools/demo.py --out`` and ``onnx_infer.py --out`` save."""
+    return dict(img_path=img_path, **{
+        k: v for k, v in sample.cpu().numpy().to_dict().items()
+        if k.startswith('pred_')})

@@ -60,20 +60,34 @@ class SegmentorGraph(nn.Module):
         return cls_preds[-1], mask_preds[-1]
 
 
+class Mask2FormerGraph(nn.Module):
+    """mmdet's ``Mask2Former`` (the baselines), from images [B, 3, H, W] to
+    its final class logits [B, N, K+1] and mask logits [B, N, H/4, W/4]; the
+    tasks are those its fusion head's ``test_cfg`` turns on."""
+
+    def __init__(self, model: Mask2Former) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+        # mmdet's head reads nothing from the data samples in its forward
+        cls_preds, mask_preds = self.model.panoptic_head(
+            self.model.extract_feat(images), [])
+        return cls_preds[-1], mask_preds[-1]
+
+
 def export_graph(model: nn.Module) -> Tuple[nn.Module, Sequence[str]]:
     """The exportable graph of a built model and its input names."""
     if isinstance(model, OneFormer):
         return OneFormerGraph(model).eval(), INPUT_NAMES
     if isinstance(model, Mask2Former):
-        raise TypeError(
-            f'{type(model).__name__}: only OneFormer detectors export (an '
-            "mmdet Mask2Former's head marks fully blocked attention rows by "
-            'data-dependent indexing)')
+        return Mask2FormerGraph(model).eval(), INPUT_NAMES[:1]
     if hasattr(model, 'decode_head') and hasattr(model.decode_head,
                                                  'semantic_scores'):
         return SegmentorGraph(model).eval(), INPUT_NAMES[:1]
     raise TypeError(f'{type(model).__name__} is neither an mmdet OneFormer '
-                    'nor an mmseg segmentor with OneFormerSegHead')
+                    'or Mask2Former nor an mmseg segmentor with '
+                    'OneFormerSegHead')
 
 
 def export_onnx(model: nn.Module,
@@ -99,13 +113,20 @@ def export_onnx(model: nn.Module,
             palette, stored in the file's metadata for ``OnnxOneFormer``.
 
     Returns:
-        dict: ``seconds`` (export time) and ``megabytes`` (file size).
+        dict: ``seconds`` (export time) and ``megabytes`` (the file and the
+        external weights file ``<out>.data`` the exporter writes for larger
+        models).
     """
     height, width = shape
     if height % 32 or width % 32:
         raise ValueError(f'--shape {height} {width}: both must be multiples '
                          'of 32 (the pad divisor of the configs)')
     graph, names = export_graph(model.eval().cpu())
+    if dynamic and isinstance(graph, Mask2FormerGraph):
+        raise ValueError(
+            "--dynamic: mmdet's Mask2Former exports at a fixed --shape only "
+            '(its pixel decoder reads the level sizes back from a shape '
+            'tensor, which becomes a constant of the example size)')
     images = torch.randn(batch_size, 3, height, width)
     args = (images, torch.arange(num_tasks).repeat(batch_size, 1) % 3)
     tasks = torch.export.Dim('tasks', min=1, max=3)
@@ -128,12 +149,14 @@ def export_onnx(model: nn.Module,
             report=False)
     if dataset_meta:
         import onnx
-        proto = onnx.load(out)
+        # the weights may lie in an external file: leave it as it is
+        proto = onnx.load(out, load_external_data=False)
         proto.metadata_props.add(key=META_KEY,
                                  value=json.dumps(dataset_meta))
         onnx.save(proto, out)
+    files = [out] + [out + '.data'] * os.path.exists(out + '.data')
     return dict(seconds=time.perf_counter() - start,
-                megabytes=os.path.getsize(out) / 2**20)
+                megabytes=sum(map(os.path.getsize, files)) / 2**20)
 
 
 def load_session(path: str, threads: Optional[int] = None):

@@ -51,8 +51,11 @@ class OnnxOneFormer:
         size = inputs[0].shape[2:]
         self.fixed_size = tuple(size) if all(
             isinstance(d, int) for d in size) else None
-        self.segmentor = 'tasks' not in self.input_names
         cfg = config if isinstance(config, Config) else Config.fromfile(config)
+        #: an mmseg segmentor, or an mmdet Mask2Former (no task input)
+        self.segmentor = cfg.get('default_scope') == 'mmseg'
+        self.mask2former = not self.segmentor and \
+            'tasks' not in self.input_names
         if self.segmentor:
             from mmseg.apis import init_model
             self.model = init_model(cfg, device='cpu')
@@ -60,22 +63,30 @@ class OnnxOneFormer:
             from mmdet.apis import init_detector
             self.model = init_detector(cfg, device='cpu')
         self.model.eval()
+        self.tasks = ['semantic'] if self.segmentor else \
+            self.model.panoptic_fusion_head.enabled_tasks if \
+            self.mask2former else list(TASKS)
         meta = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
         if meta is not None:
             self.model.dataset_meta = _from_json(json.loads(meta))
 
     def __call__(self, image: Union[str, np.ndarray],
-                 tasks: Sequence[str] = TASKS) -> DetDataSample:
-        """Predict ``tasks`` for one image (a path or a BGR array).
+                 tasks: Optional[Sequence[str]] = None) -> DetDataSample:
+        """Predict ``tasks`` (default: :attr:`tasks`) for one image (a path
+        or a BGR array).
 
         Returns:
             DetDataSample: with ``pred_panoptic_seg`` / ``pred_instances`` /
-            ``pred_sem_seg`` as requested (the segmentor: ``pred_sem_seg``).
+            ``pred_sem_seg`` as requested. An mmseg segmentor predicts the
+            semantic task, a Mask2Former every task its config turns on
+            (:attr:`tasks`).
         """
-        if self.segmentor and list(tasks) != ['semantic']:
-            raise ValueError(f'{self.onnx_file} is an mmseg graph: it '
-                             "predicts tasks=['semantic'] only")
+        tasks = self.tasks if tasks is None else list(tasks)
         check_tasks(tasks)
+        if not set(tasks) <= set(self.tasks):
+            kind = 'mmseg' if self.segmentor else 'Mask2Former'
+            raise ValueError(f'{self.onnx_file} is an {kind} graph: it '
+                             f'predicts tasks={self.tasks} only')
         data = self.model.data_preprocessor(self._load(image), False)
         inputs, samples = data['inputs'], data['data_samples']
         inputs = self._fit(inputs, samples, image)
@@ -89,6 +100,11 @@ class OnnxOneFormer:
             return DetDataSample(
                 metainfo=seg.metainfo,
                 pred_sem_seg=PixelData(sem_seg=seg.pred_sem_seg.data))
+        if self.mask2former:
+            cls, masks = map(torch.from_numpy, self.session.run(None, feeds))
+            return self.model.add_pred_to_datasample(
+                samples, self.model.panoptic_fusion_head.predict(
+                    cls, masks, samples, rescale=True))[0]
         feeds['tasks'] = np.array([[TASKS.index(t) for t in tasks]],
                                   dtype=np.int64)
         cls, masks = map(torch.from_numpy, self.session.run(None, feeds))

@@ -31,6 +31,12 @@ class SemanticMaskFormerFusionHead(OneFormerFusionHead):
     """
     DEFAULT_TEST_CFG = {}  # mmdet's defaults, as the baselines' configs expect
 
+    @property
+    def enabled_tasks(self) -> List[str]:
+        """The tasks ``test_cfg`` turns on, in ``TASKS`` order."""
+        return [task for task in TASKS
+                if self.test_cfg.get(f'{task}_on', task == 'panoptic')]
+
     def predict(self,
                 mask_cls_results: Tensor,
                 mask_pred_results: Tensor,
@@ -46,8 +52,7 @@ class SemanticMaskFormerFusionHead(OneFormerFusionHead):
         Returns:
             list[dict]: per image, ``pan_results`` and/or ``ins_results``.
         """
-        tasks = [task for task in TASKS
-                 if self.test_cfg.get(f'{task}_on', task == 'panoptic')]
+        tasks = self.enabled_tasks
         results = []
         for mask_cls, mask_pred, sample in zip(mask_cls_results,
                                                mask_pred_results,
