@@ -99,6 +99,10 @@ say "installing requirements/runtime.txt, tests.txt, analysis.txt and deployment
 "${PIP_INSTALL[@]}" --no-deps 'panopticapi-lite==0.2.0'
 say "installing this plugin in editable mode"
 "${PIP_INSTALL[@]}" --no-deps --no-build-isolation -e .
+# The build leaves oneformer_mm.egg-info in the checkout; the installed metadata is the
+# dist-info in site-packages. Run from the checkout, pkg_resources (and so `mim search`)
+# would take the stale copy and look for the model index in the wrong place.
+rm -rf "$ROOT"/oneformer_mm.egg-info
 # openmim without its opendatalab/openxlab chain (see requirements/tests.txt)
 "${PIP_INSTALL[@]}" --no-deps 'openmim==0.3.9'
 # `mim search oneformer-mm` reads <site-packages>/oneformer-mm/.mim/model-index.yml
