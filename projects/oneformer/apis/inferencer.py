@@ -16,7 +16,7 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.registry import DATASETS
 from mmdet.structures import DetDataSample
 from ..tasks import TASKS, check_tasks
-from ..visualization import draw_task_panels, make_grid
+from ..visualization import task_pictures, write_pictures
 from .inference import image_test_pipeline
 
 #: the repository root: its model-index.yml names the configs
@@ -139,21 +139,16 @@ class OneFormerInferencer(DetInferencer):
                 image = mmcv.bgr2rgb(single_input)
                 stem = str(self.num_visualized_imgs)
             self.num_visualized_imgs += 1
-            panels = draw_task_panels(self.visualizer, image, pred, TASKS,
-                                      pred_score_thr)
-            pictures = {task: picture for task, _, picture in panels}
-            if len(panels) > 1:
-                pictures['grid'] = make_grid(
-                    [[('image', image)] + [p[1:] for p in panels]])
+            pictures, _ = task_pictures(self.visualizer, image, pred, TASKS,
+                                        pred_score_thr)
             if img_out_dir:
-                for name, picture in pictures.items():
-                    mmcv.imwrite(mmcv.rgb2bgr(picture),
-                                 osp.join(img_out_dir, 'vis', f'{stem}_{name}.jpg'))
+                write_pictures(pictures, osp.join(img_out_dir, 'vis'), stem)
             if show:
                 for name, picture in pictures.items():
                     self.visualizer.show(picture, win_name=f'{stem}_{name}',
                                          wait_time=wait_time)
-            results.append(pictures.get('grid', panels[0][2] if panels else image))
+            results.append(
+                pictures.get('grid', next(iter(pictures.values()), image)))
         return results
 
     def pred2dict(self, data_sample: DetDataSample,

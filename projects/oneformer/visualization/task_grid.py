@@ -1,6 +1,6 @@
 """Pictures of one model's three outputs: a panel per task, a grid of images x tasks."""
 import os.path as osp
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import mmcv
@@ -72,23 +72,42 @@ def make_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray]]],
     return np.concatenate(padded, axis=0)
 
 
-def save_task_pictures(visualizer: DetLocalVisualizer, image: np.ndarray,
-                       data_sample: DetDataSample, tasks: Sequence[str],
-                       out_dir: str, stem: str,
-                       score_thr: float = 0.3) -> List[str]:
-    """Write ``<out_dir>/<stem>_<task>.jpg`` per task and, for several tasks,
-    ``<stem>_grid.jpg`` (image | task panels).
+def task_pictures(visualizer: DetLocalVisualizer, image: np.ndarray,
+                  data_sample: DetDataSample, tasks: Sequence[str],
+                  score_thr: float = 0.3
+                  ) -> Tuple[Dict[str, np.ndarray], List[str]]:
+    """The RGB picture of each task predicted and, for several tasks, their
+    ``'grid'`` (image | task panels).
 
     Args:
         image (np.ndarray): RGB image [H, W, 3] at the prediction's size.
 
     Returns:
-        list[str]: The panels' titles.
+        tuple: pictures by name (the task, or ``'grid'``), tasks first, and
+        the panels' titles.
     """
     panels = draw_task_panels(visualizer, image, data_sample, tasks, score_thr)
-    for task, _, picture in panels:
-        mmcv.imwrite(mmcv.rgb2bgr(picture), osp.join(out_dir, f'{stem}_{task}.jpg'))
+    pictures = {task: picture for task, _, picture in panels}
     if len(panels) > 1:
-        grid = make_grid([[('image', image)] + [p[1:] for p in panels]])
-        mmcv.imwrite(mmcv.rgb2bgr(grid), osp.join(out_dir, f'{stem}_grid.jpg'))
-    return [title for _, title, _ in panels]
+        pictures['grid'] = make_grid(
+            [[('image', image)] + [p[1:] for p in panels]])
+    return pictures, [title for _, title, _ in panels]
+
+
+def write_pictures(pictures: Dict[str, np.ndarray], out_dir: str,
+                   stem: str) -> None:
+    """Write each RGB picture as ``<out_dir>/<stem>_<name>.jpg``."""
+    for name, picture in pictures.items():
+        mmcv.imwrite(mmcv.rgb2bgr(picture), osp.join(out_dir, f'{stem}_{name}.jpg'))
+
+
+def save_task_pictures(visualizer: DetLocalVisualizer, image: np.ndarray,
+                       data_sample: DetDataSample, tasks: Sequence[str],
+                       out_dir: str, stem: str,
+                       score_thr: float = 0.3) -> List[str]:
+    """:func:`task_pictures` written to ``<out_dir>/<stem>_<task>.jpg`` and
+    ``<stem>_grid.jpg``; returns the panels' titles."""
+    pictures, titles = task_pictures(visualizer, image, data_sample, tasks,
+                                     score_thr)
+    write_pictures(pictures, out_dir, stem)
+    return titles
