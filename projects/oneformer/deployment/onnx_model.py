@@ -63,9 +63,13 @@ class OnnxOneFormer:
             from mmdet.apis import init_detector
             self.model = init_detector(cfg, device='cpu')
         self.model.eval()
-        self.tasks = ['semantic'] if self.segmentor else \
-            self.model.panoptic_fusion_head.enabled_tasks if \
-            self.mask2former else list(TASKS)
+        #: the tasks the graph can predict
+        if self.segmentor:
+            self.tasks = ['semantic']
+        elif self.mask2former:
+            self.tasks = self.model.panoptic_fusion_head.enabled_tasks
+        else:
+            self.tasks = list(TASKS)
         meta = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
         if meta is not None:
             self.model.dataset_meta = _from_json(json.loads(meta))
