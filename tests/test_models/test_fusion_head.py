@@ -198,3 +198,45 @@ def test_stride_4_masks_upsampled_to_padded_input_first():
 def test_unknown_task_rejected():
     with pytest.raises(ValueError, match='panoptic'):
         predict(fusion_head(), SEMANTIC_CLS, SEMANTIC_MASKS, 'depth')
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_keepable_queries_give_mmdets_rules_on_all_upsampled_masks(seed):
+    """Only the masks a rule can use are upsampled, and the instance masks
+    are scored once per distinct query: the panoptic and instance results
+    equal mmdet's ``MaskFormerFusionHead`` rules applied to all N masks
+    upsampled first (the released order); the semantic map equals the
+    einsum over all of them."""
+    from mmdet.models.seg_heads.panoptic_fusion_heads import \
+        MaskFormerFusionHead
+    torch.manual_seed(seed)
+    head = fusion_head(object_mask_thr=0.3, max_per_image=16)
+    cls = torch.randn(12, 5) * 2
+    cls[:3, -1] = 9.0  # some no-object queries
+    masks = torch.randn(12, 4, 6) * 4
+    meta = dict(pad_shape=(16, 24), img_shape=(13, 19), ori_shape=(26, 38))
+    full = head.crop_and_rescale(masks, dict(meta, batch_input_shape=(16, 24)))
+    assert full.shape == (12, 26, 38)
+    pan = predict(head, cls, masks, 'panoptic', **meta)['pan_results']
+    expected = MaskFormerFusionHead.panoptic_postprocess(head, cls, full)
+    assert pan.sem_seg.equal(expected.sem_seg)
+    ins = predict(head, cls, masks, 'instance', **meta)['ins_results']
+    expected = MaskFormerFusionHead.instance_postprocess(head, cls, full)
+    queries = head._instance_selection(cls)[2]
+    assert len(ins) == len(queries) > len(queries.unique())  # a query twice
+    for key in ('labels', 'scores', 'bboxes', 'masks'):
+        assert getattr(ins, key).equal(getattr(expected, key)), key
+    sem = predict(head, cls, masks, 'semantic', **meta)['sem_results']
+    assert sem.sem_seg[0].equal(
+        torch.einsum('qk,qhw->khw', cls.softmax(-1)[:, :-1],
+                     full.sigmoid()).argmax(0))
+
+
+def test_no_keepable_query_gives_an_all_void_panoptic_map():
+    head = fusion_head()
+    cls = torch.zeros(4, 5)
+    cls[:, -1] = 9.0  # every query is no-object
+    pan = predict(head, cls, torch.randn(4, 4, 6), 'panoptic',
+                  pad_shape=(16, 24))['pan_results']
+    assert pan.sem_seg.shape == (1, 16, 24)
+    assert (pan.sem_seg == VOID).all()

@@ -1,4 +1,5 @@
 """The pixel decoder with Python level sizes against mmdet's and mmcv's."""
+import pytest
 import torch
 from mmcv.ops import MultiScaleDeformableAttention
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
@@ -7,24 +8,51 @@ from mmengine.config import ConfigDict
 from mmdet.models.layers import MSDeformAttnPixelDecoder
 from projects.oneformer.models import (MultiLevelDeformableAttention,
                                        OneFormerPixelDecoder)
-from projects.oneformer.models.deformable_attention import \
-    deformable_attention_core
+from projects.oneformer.models.deformable_attention import (
+    deformable_attention_core, deformable_attention_gather)
 from tests.test_models.tiny_oneformer import tiny_model_cfg
 
 SIZES = [(4, 6), (8, 12), (16, 24)]
 
 
-def test_core_matches_mmcv_pytorch_path():
+def _sampling_inputs(requires_grad=False):
     torch.manual_seed(0)
     value = torch.randn(2, sum(h * w for h, w in SIZES), 4, 8)
-    locations = torch.rand(2, 10, 4, 3, 4, 2) * 1.2 - 0.1  # some outside
+    locations = torch.rand(2, 10, 4, 3, 4, 2) * 1.4 - 0.2  # some outside
+    # the level's edges and far outside it
+    locations[0, :5, 0, :, 0] = torch.tensor(
+        [[0., 0.], [1., 1.], [0., 1.], [-2., 0.5], [0.5, 3.]])[:, None]
     weights = torch.rand(2, 10, 4, 3, 4).flatten(-2).softmax(-1).view(
         2, 10, 4, 3, 4)
+    return [t.requires_grad_(requires_grad) for t in (value, locations,
+                                                      weights)]
+
+
+@pytest.mark.parametrize(
+    'core', [deformable_attention_core, deformable_attention_gather])
+def test_core_matches_mmcv_pytorch_path(core):
+    value, locations, weights = _sampling_inputs()
     expected = multi_scale_deformable_attn_pytorch(
         value, torch.tensor(SIZES), locations, weights)
-    got = deformable_attention_core(value, SIZES, locations, weights)
+    got = core(value, SIZES, locations, weights)
     assert got.shape == expected.shape == (2, 10, 32)
     assert (got - expected).abs().max() < 1e-6
+
+
+def test_gather_core_gradients_match_mmcv_pytorch_path():
+    """Gradients to the values, the sampling locations (bilinear weights)
+    and the attention weights."""
+    grads = []
+    for core in (deformable_attention_gather,
+                 lambda v, s, loc, w: multi_scale_deformable_attn_pytorch(
+                     v, torch.tensor(s), loc, w)):
+        inputs = _sampling_inputs(requires_grad=True)
+        out = core(inputs[0], SIZES, *inputs[1:])
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        grads.append([t.grad for t in inputs])
+    for ours, theirs in zip(*grads):
+        assert theirs.abs().max() > 0.01
+        assert (ours - theirs).abs().max() < 1e-5
 
 
 def test_attention_matches_mmcv_module():

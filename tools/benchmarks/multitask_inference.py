@@ -98,7 +98,9 @@ def main():
         mean_single = statistics.mean(v[k] for v in single.values())
         print(f'ratio three-task / single-task ({name} time, mean of the three '
               f'single tasks): {joint[k] / mean_single:.2f}')
-    print('target <= 1.5; three separate single-task runs (the released way) '
+    spread = max(v[1] for v in single.values()) / min(v[1] for v in single.values())
+    print(f'slowest / fastest single task (CPU time): {spread:.2f} (target <= 1.20)')
+    print('target <= 1.30; three separate single-task runs (the released way) '
           'cost 3.00 by construction')
 
 

@@ -5,6 +5,14 @@ tensor and reads them back element by element; a graph exporter sees those
 reads as data-dependent. Here the sizes are Python ints (static when the image
 size is, symbolic in a dynamic export), so the PyTorch path traces to plain
 ``GridSample`` nodes. Same parameters, same math.
+
+Run eagerly, the sampling is one ``embedding_bag`` instead: each output is a
+weighted sum of the 4 bilinear corners of every (level, point), so the corner
+rows of all levels are gathered and summed with their bilinear x attention
+weights in one call (:func:`deformable_attention_gather`), without the
+per-level ``grid_sample`` outputs, their concatenation and the weighted sum
+over them. Graph capture (ONNX export, ``torch.compile``) keeps the
+``grid_sample`` form (:func:`deformable_attention_core`).
 """
 import warnings
 from typing import Optional, Sequence, Tuple
@@ -54,6 +62,79 @@ def deformable_attention_core(value: Tensor,
     weights = attention_weights.transpose(1, 2).flatten(0, 1).flatten(-2)
     out = (torch.cat(sampled, dim=-1) * weights[:, None]).sum(-1)
     return out.unflatten(0, (batch, heads)).flatten(1, 2).transpose(1, 2)
+
+
+def deformable_attention_gather(value: Tensor,
+                                level_sizes: Sequence[Tuple[int, int]],
+                                sampling_locations: Tensor,
+                                attention_weights: Tensor) -> Tensor:
+    """:func:`deformable_attention_core` as one gather-and-sum.
+
+    ``grid_sample`` (bilinear, zero padding, ``align_corners=False``) reads
+    pixel (x, y) = (u * w - 0.5, v * h - 0.5) of a level as its 4
+    surrounding pixels weighted (1 - fx or fx) x (1 - fy or fy), a pixel
+    outside the level counting 0. Here every level gets a zero border (1
+    pixel before, 2 after) and x, y are clamped to [-1, w] x [-1, h], so
+    every corner is a row of the bordered [B*M*S', D] value table (a corner
+    clamped away has weight 0 or reads the border); the rows and their
+    bilinear x attention weights are ``embedding_bag``'s inputs and
+    per-sample weights, one bag of L*P*4 rows per (image, query, head). The
+    same sum in another order (float rounding apart); the gradients reach the
+    values, the locations and the weights.
+
+    Args and returns: those of :func:`deformable_attention_core`.
+    """
+    batch, _, heads, dims = value.shape
+    levels = len(level_sizes)
+    device = value.device
+    planes = value.transpose(1, 2)  # [B, M, S, D]
+    bordered, starts, start, end = [], [], 0, 0
+    for h, w in level_sizes:
+        plane = planes[:, :, start:start + h * w].unflatten(2, (h, w))
+        bordered.append(F.pad(plane, (0, 0, 1, 2, 1, 2)).flatten(2, 3))
+        start += h * w
+        starts.append(end)
+        end += (h + 3) * (w + 3)
+    table = torch.cat(bordered, 2).view(-1, dims)
+    # per-level constants as [L, P] blocks: broadcast over [B, Q, M] only
+    points = sampling_locations.shape[-2]
+
+    def per_level(values, dtype):
+        return torch.tensor(values, dtype=dtype, device=device).view(
+            levels, 1).expand(levels, points).contiguous()
+
+    coords, fracs = [], []
+    for axis, extent in ((0, [w for _, w in level_sizes]),
+                         (1, [h for h, _ in level_sizes])):
+        extent = per_level(extent, value.dtype)
+        pixel = (sampling_locations[..., axis] * extent - 0.5).clamp(
+            min=-1).minimum(extent)
+        corner = pixel.floor()
+        fracs.append(pixel - corner)
+        coords.append(corner.int() + 1)  # in the bordered plane
+    widths = per_level([w + 3 for _, w in level_sizes], torch.int32)
+    first = (torch.arange(batch * heads, device=device, dtype=torch.int32) *
+             end).view(batch, 1, heads, 1, 1) + per_level(starts, torch.int32)
+    first = first + coords[1] * widths + coords[0]
+    # (y, x) corners (0, 0), (0, 1), (1, 0), (1, 1)
+    rows = torch.stack([first, first + 1, first + widths,
+                        first + widths + 1], -1)
+    fx, fy = fracs
+    top, bottom = (1 - fy) * attention_weights, fy * attention_weights
+    coefs = torch.stack([top * (1 - fx), top * fx, bottom * (1 - fx),
+                         bottom * fx], -1)
+    bag = 4 * levels * points
+    out = F.embedding_bag(
+        rows.view(-1, bag), table, mode='sum',
+        per_sample_weights=coefs.view(-1, bag))
+    return out.view(batch, -1, heads * dims)
+
+
+def _capturing_graph() -> bool:
+    """Whether a graph is being traced, exported or compiled."""
+    return (torch.jit.is_tracing() or torch.compiler.is_compiling()
+            or torch.compiler.is_exporting()
+            or torch.onnx.is_in_onnx_export())
 
 
 @MODELS.register_module()
@@ -125,7 +206,7 @@ class MultiLevelDeformableAttention(MultiScaleDeformableAttention):
 
     def _sample(self, value: Tensor, level_sizes: Sequence[Tuple[int, int]],
                 locations: Tensor, weights: Tensor) -> Tensor:
-        """mmcv's CUDA kernel where it exists, else the PyTorch core."""
+        """mmcv's CUDA kernel where it exists, else a PyTorch core."""
         global _warned_fallback
         if value.is_cuda and not torch.compiler.is_compiling():
             if MMCV_HAS_CUDA_OPS:
@@ -142,5 +223,6 @@ class MultiLevelDeformableAttention(MultiScaleDeformableAttention):
                     'deformable attention runs its PyTorch path on the GPU '
                     '(slower); rebuild mmcv with FORCE_CUDA=1 for the kernel')
                 _warned_fallback = True
-        return deformable_attention_core(value, level_sizes, locations,
-                                         weights)
+        core = (deformable_attention_core if _capturing_graph() else
+                deformable_attention_gather)
+        return core(value, level_sizes, locations, weights)

@@ -1,17 +1,20 @@
 """Post-processing of OneFormer predictions with the released rules."""
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from mmengine.structures import PixelData
+from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from mmdet.structures.mask import mask2bbox
 from ..tasks import TASK_SPECS, check_tasks
 
+# pixels per block of the semantic rule: the [K, block] scores stay in cache
+_SEMANTIC_BLOCK = 16384
 
 
 def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
@@ -65,11 +68,69 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             PixelData: ``sem_seg`` label map [1, H, W]; with
             ``test_cfg.semantic_scores`` also ``scores`` [K, H, W].
         """
-        scores = semantic_inference(mask_cls, mask_pred)
-        result = PixelData(sem_seg=scores.argmax(0)[None])
         if self.test_cfg.get('semantic_scores', False):
-            result.scores = scores
-        return result
+            scores = semantic_inference(mask_cls, mask_pred)
+            return PixelData(sem_seg=scores.argmax(0)[None], scores=scores)
+        # The same sum as a [pixels, N] x [N, K] matmul, block by block: the
+        # K x H x W scores are never written out, only their argmax (over
+        # the contiguous class axis).
+        probs = F.softmax(mask_cls, dim=-1)[:, :-1]
+        labels = torch.cat([
+            torch.mm(block.sigmoid().t(), probs).argmax(1)
+            for block in mask_pred.flatten(1).split(_SEMANTIC_BLOCK, dim=1)
+        ])
+        return PixelData(sem_seg=labels.view(1, *mask_pred.shape[-2:]))
+
+    def instance_postprocess(self, mask_cls: Tensor,
+                             mask_pred: Tensor) -> InstanceData:
+        """mmdet's Mask2Former instance rule (top ``max_per_image`` of all
+        query-class scores, thing classes kept, score x mean foreground mask
+        probability), each distinct query's mask scored and boxed once.
+
+        Args:
+            mask_cls (Tensor): Class logits [N, K+1].
+            mask_pred (Tensor): Mask logits [N, H, W], or only the rows of
+                :meth:`instance_queries` (in that order) with ``queries``.
+
+        Returns:
+            InstanceData: ``masks`` (bool [n, H, W]), ``labels``, ``scores``,
+            ``bboxes``.
+        """
+        scores, labels, queries = self._instance_selection(mask_cls)
+        distinct, row = queries.unique(return_inverse=True)
+        if mask_pred.shape[0] != distinct.numel():
+            mask_pred = mask_pred[distinct]
+        binary = mask_pred > 0
+        mask_scores = (mask_pred.sigmoid() * binary).flatten(1).sum(1) / (
+            binary.flatten(1).sum(1) + 1e-6)
+        return InstanceData(
+            masks=binary[row], labels=labels, scores=scores *
+            mask_scores[row], bboxes=mask2bbox(binary)[row])
+
+    def _instance_selection(self,
+                            mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """Class scores, labels and query of each kept instance [n]."""
+        scores = F.softmax(mask_cls, dim=-1)[:, :-1].flatten()
+        scores, top = scores.topk(
+            self.test_cfg.get('max_per_image', 100), sorted=False)
+        labels = top % self.num_classes
+        thing = labels < self.num_things_classes
+        queries = torch.div(top, self.num_classes, rounding_mode='floor')
+        return scores[thing], labels[thing], queries[thing]
+
+    def rule_queries(self, mask_cls: Tensor, task: str) -> Tensor:
+        """The queries whose masks ``task``'s rule can use, decided from the
+        class logits [N, K+1] alone: panoptic, those over
+        ``object_mask_thr`` that are not no-object; instance, the distinct
+        queries of the top-k (sorted); semantic, all."""
+        if task == 'panoptic':
+            scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+            keep = labels.ne(self.num_classes) & (
+                scores > self.test_cfg.get('object_mask_thr', 0.8))
+            return keep.nonzero()[:, 0]
+        if task == 'instance':
+            return self._instance_selection(mask_cls)[2].unique()
+        return torch.arange(mask_cls.shape[0], device=mask_cls.device)
 
     def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
                          rescale: bool = True) -> Tensor:
@@ -118,6 +179,13 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         for mask_cls, mask_pred, data_sample, task in zip(
                 mask_cls_results, mask_pred_results, batch_data_samples,
                 tasks):
+            # Upsampling is per mask: only the masks the rule can use are
+            # upsampled (the panoptic rule sees exactly those queries).
+            queries = self.rule_queries(mask_cls, task)
+            if task == 'panoptic':
+                mask_cls = mask_cls[queries]
+            if queries.numel() < mask_pred.shape[0]:
+                mask_pred = mask_pred[queries]
             mask_pred = self.crop_and_rescale(mask_pred, data_sample.metainfo,
                                               rescale)
             postprocess = getattr(self, f'{task}_postprocess')

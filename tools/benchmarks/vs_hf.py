@@ -1,0 +1,239 @@
+"""This plugin's OneFormer vs Hugging Face's, same weights, measured in one run.
+
+    python tools/benchmarks/vs_hf.py [--size 512] [--threads 2] [--repeats 5] \
+        [--compile]
+
+Hugging Face's default ``OneFormerConfig`` (Swin-T, 150 queries) with 150
+classes and random weights is converted with this plugin's HF converter into
+``configs/oneformer/oneformer_swin-t_8xb2-160k_ade20k-512x512.py``; nothing is
+downloaded. First the parity check on one image (semantic task): the class and
+mask logits of all 10 predictions must agree within 1e-4, up to the first
+masked-attention bit the two decide differently because its logit is within
+rounding of 0 (random weights make such logits likely; after it the two attend
+to different keys, as any two float implementations may). Then, alternating the two
+models on the same normalised image, the median wall time of:
+
+* forward: image tensor -> final class and mask logits (stride 4);
+* semantic map: image tensor -> semantic label map at the input size. HF:
+  forward + ``OneFormerImageProcessor.post_process_semantic_segmentation``
+  (the rule at stride 4, then the class scores upsampled). Here: forward +
+  the released order (masks upsampled, cropped and resized, then the rule).
+
+It prints ratio = this plugin / HF for both (targets <= 0.55x), the agreement
+of the two semantic maps, and the forward's FLOPs per image (matmuls and
+convolutions, ``torch.utils.flop_counter``) against this machine's sgemm peak
+measured here (a square fp32 matmul with the same threads). ``--compile``
+also times ``torch.compile`` of this plugin's forward. Not a test: compare
+ratios within one run only.
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+import projects.oneformer  # noqa: E402,F401  registers modules
+from mmdet.registry import MODELS  # noqa: E402
+from mmdet.structures import DetDataSample  # noqa: E402
+from projects.oneformer.converters import convert_hf_state_dict  # noqa: E402
+
+CONFIG = 'configs/oneformer/oneformer_swin-t_8xb2-160k_ade20k-512x512.py'
+NUM_CLASSES = 150
+TOL = 1e-4
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--size', type=int, default=512, help='image side')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--compile', action='store_true',
+                        help='also time torch.compile of the forward')
+    return parser.parse_args()
+
+
+def build_models():
+    """(HF model, HF image processor, this plugin's model) with the same
+    weights, in eval mode."""
+    from transformers import (OneFormerConfig,
+                              OneFormerForUniversalSegmentation,
+                              OneFormerImageProcessor)
+    torch.manual_seed(0)
+    hf_cfg = OneFormerConfig(
+        id2label={i: f'class{i}' for i in range(NUM_CLASSES)})
+    hf = OneFormerForUniversalSegmentation(hf_cfg).eval()
+    state_dict, report = convert_hf_state_dict(hf.state_dict(), backbone='swin')
+    if not report.ok or report.unmapped:
+        raise RuntimeError(report.format())
+    cfg = Config.fromfile(osp.join(ROOT, CONFIG))
+    init_default_scope('mmdet')
+    cfg.model.backbone.init_cfg = None  # offline: the HF weights are loaded
+    cfg.model.panoptic_head.text_mapper = None  # training only
+    cfg.model.panoptic_head.loss_contrastive = None
+    ours = MODELS.build(cfg.model).eval()
+    ours.load_state_dict(state_dict, strict=True)
+    ours.test_cfg['tasks'] = None  # each image's own task: semantic
+    ours.requires_grad_(False)  # inference only (and FlopCounterMode's hooks)
+    # its post-processing reads no processor setting; __init__ would load
+    # class metadata from the hub
+    return hf, OneFormerImageProcessor.__new__(OneFormerImageProcessor), ours
+
+
+def sample(size: int) -> DetDataSample:
+    shape = (size, size)
+    return DetDataSample(metainfo=dict(
+        img_shape=shape, ori_shape=shape, pad_shape=shape,
+        batch_input_shape=shape, scale_factor=(1.0, 1.0), task='semantic'))
+
+
+def median_seconds(fns: dict, repeats: int) -> dict:
+    """Median wall time of each function, the functions alternating."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Achieved GFLOP/s of an n x n fp32 matmul (best of ``repeats``)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def parity(hf, ours, image, task_inputs) -> bool:
+    """Print the max difference of each of the 10 predictions; True when
+    they agree within ``TOL``, or up to the first masked-attention bit that
+    differs when that bit's logit is within ``TOL`` of 0 (rounding decided
+    the released threshold sigmoid(logit) < 0.5; the layers after it attend
+    to a different key set)."""
+    out = hf(pixel_values=image, task_inputs=task_inputs,
+             output_auxiliary_logits=True)
+    hf_preds = [*out.auxiliary_predictions, out]
+    cls_preds, mask_preds, _ = ours.panoptic_head(
+        ours.extract_feat(image), ['semantic'])
+    sizes = [m.shape[-2:] for m in ours.panoptic_head.pixel_decoder(
+        list(ours.extract_feat(image)))[1]]
+    print(f'{CONFIG} with the weights of HF OneFormerConfig() (Swin-T, '
+          f'{ours.panoptic_head.num_queries} queries, {NUM_CLASSES} classes), '
+          f'{image.shape[-2]}x{image.shape[-1]}')
+    print('parity, max |ours - HF| of each prediction (class, mask logits):')
+    flipped_at, ok = None, True
+    for i, (cls, mask, pred) in enumerate(zip(cls_preds, mask_preds,
+                                              hf_preds)):
+        diff = max((cls - pred['class_queries_logits']).abs().max().item(),
+                   (mask - pred['masks_queries_logits']).abs().max().item())
+        line = f'  prediction {i}: {diff:.2e}'
+        if flipped_at is None and diff >= TOL:
+            ok = False
+        if i < len(cls_preds) - 1 and flipped_at is None:
+            # the attention mask of the next layer, from either side
+            ours_l, hf_l = (F.interpolate(
+                m, sizes[i % len(sizes)], mode='bilinear',
+                align_corners=False)
+                for m in (mask, pred['masks_queries_logits']))
+            flips = (ours_l < 0) != (hf_l < 0)
+            if flips.any():
+                flipped_at = i
+                near_zero = hf_l[flips].abs().max().item()
+                ok = ok and near_zero < TOL
+                line += (f'; {flips.sum().item()} attention-mask bit(s) of '
+                         f'the next layer differ, |logit| <= {near_zero:.1e}:'
+                         ' decided by rounding')
+        print(line)
+    print(f'parity (tolerance {TOL:g}'
+          + ('' if flipped_at is None else
+             f', up to the attention-mask bit after prediction {flipped_at}')
+          + f'): {"ok" if ok else "FAILED"}')
+    return ok
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    hf, processor, ours = build_models()
+    size = args.size
+    image = torch.randn(1, 3, size, size,
+                        generator=torch.Generator().manual_seed(0))
+    task_inputs = ours.panoptic_head.task_encoder.tokenize(
+        ['semantic']).float()
+    samples = [sample(size)]
+
+    def hf_forward():
+        return hf(pixel_values=image, task_inputs=task_inputs)
+
+    def ours_forward():
+        return ours.panoptic_head.predict(
+            ours.extract_feat(image), samples, ['semantic'])
+
+    def hf_semantic():
+        return processor.post_process_semantic_segmentation(
+            hf_forward(), target_sizes=[(size, size)])[0]
+
+    def ours_semantic():
+        return ours.predict(image, [sample(size)])[0].pred_sem_seg.sem_seg[0]
+
+    with torch.no_grad():
+        ok = parity(hf, ours, image, task_inputs)
+        agree = (ours_semantic() == hf_semantic()).float().mean().item()
+    print(f'semantic maps (released order here, rule at stride 4 in HF): '
+          f'{100 * agree:.2f} % of pixels equal')
+    if not ok:
+        sys.exit(1)
+
+    fns = dict(hf_forward=hf_forward, ours_forward=ours_forward,
+               hf_semantic=hf_semantic, ours_semantic=ours_semantic)
+    if args.compile:
+        compiled = torch.compile(ours_forward)
+        with torch.no_grad():
+            start = time.perf_counter()
+            compiled()
+            print(f'torch.compile: first call {time.perf_counter() - start:.0f} s')
+        fns['compiled_forward'] = compiled
+    with torch.no_grad():
+        times = median_seconds(fns, args.repeats)
+        with FlopCounterMode(display=False) as counter:
+            ours_forward()
+    flops = counter.get_total_flops()
+    peak = sgemm_gflops()
+    print(f'{args.threads} threads, median of {args.repeats}, seconds per '
+          'image:')
+    for what in ('forward', 'semantic'):
+        ratio = times[f'ours_{what}'] / times[f'hf_{what}']
+        print(f'  {what:9s} HF {times[f"hf_{what}"]:.3f}  ours '
+              f'{times[f"ours_{what}"]:.3f}  ratio {ratio:.2f}x '
+              '(target <= 0.55x)')
+    if args.compile:
+        print(f'  forward, torch.compile: {times["compiled_forward"]:.3f} '
+              f'({times["compiled_forward"] / times["hf_forward"]:.2f}x HF)')
+    achieved = flops / times['ours_forward'] / 1e9
+    print(f'forward: {flops / 1e9:.1f} GFLOP per image (matmul/conv), '
+          f'{achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f} % of this '
+          f'machine\'s sgemm peak ({peak:.0f} GFLOP/s, 2048^2 fp32, '
+          f'{args.threads} threads); at the peak the forward would take '
+          f'{flops / peak / 1e9:.2f} s = '
+          f'{flops / peak / 1e9 / times["hf_forward"]:.2f}x HF')
+
+
+if __name__ == '__main__':
+    main()
