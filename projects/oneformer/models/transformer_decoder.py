@@ -16,9 +16,12 @@ head-averaged weights.
 """
 from typing import Callable, List, Optional, Sequence, Tuple
 
+import torch
+
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 from torch.nn import ModuleList
 
 from mmdet.models.layers import (DetrTransformerDecoder,
@@ -54,6 +57,12 @@ class FusedMultiheadAttention(MultiheadAttention):
     the head-averaged weights, which materialises the [B, heads, Q, L]
     probabilities; without them torch runs its fused scaled-dot-product kernel
     (the query initialiser attends to all H/4 x W/4 positions).
+
+    With attention dropout in training, torch has no fused CPU kernel: the
+    unfused path keeps the probabilities, the dropout mask and the dropped
+    probabilities ([B, heads, Q, L] each) for backward. Those are recomputed
+    in backward instead (activation checkpointing of the attention, the
+    random state restored: the same dropout draw, the same gradients).
     """
 
     def forward(self,
@@ -73,10 +82,21 @@ class FusedMultiheadAttention(MultiheadAttention):
         query_in = query if query_pos is None else query + query_pos
         if key_pos is not None:
             key = key + key_pos
-        out = self.attn(query_in.transpose(0, 1), key.transpose(0, 1),
-                        value.transpose(0, 1), attn_mask=attn_mask,
-                        need_weights=False)[0]
+        args = (query_in.transpose(0, 1), key.transpose(0, 1),
+                value.transpose(0, 1), attn_mask)
+        if self.training and self.attn.dropout > 0 and \
+                torch.is_grad_enabled():
+            out = checkpoint(self._attend, *args, use_reentrant=False)
+        else:
+            out = self._attend(*args)
         return query + self.dropout_layer(self.proj_drop(out.transpose(0, 1)))
+
+
+    def _attend(self, query: Tensor, key: Tensor, value: Tensor,
+                attn_mask: Optional[Tensor]) -> Tensor:
+        """``nn.MultiheadAttention`` on sequence-first inputs, no weights."""
+        return self.attn(query, key, value, attn_mask=attn_mask,
+                         need_weights=False)[0]
 
 
 def _init_fused_layers(layer) -> None:
