@@ -86,17 +86,23 @@ class FusedMultiheadAttention(MultiheadAttention):
                 value.transpose(0, 1), attn_mask)
         if self.training and self.attn.dropout > 0 and \
                 torch.is_grad_enabled():
-            out = checkpoint(self._attend, *args, use_reentrant=False)
+            out = checkpoint(self._attend, *args, True, use_reentrant=False)
         else:
-            out = self._attend(*args)
+            out = self._attend(*args, self.training)
         return query + self.dropout_layer(self.proj_drop(out.transpose(0, 1)))
 
 
     def _attend(self, query: Tensor, key: Tensor, value: Tensor,
-                attn_mask: Optional[Tensor]) -> Tensor:
-        """``nn.MultiheadAttention`` on sequence-first inputs, no weights."""
-        return self.attn(query, key, value, attn_mask=attn_mask,
-                         need_weights=False)[0]
+                attn_mask: Optional[Tensor], training: bool) -> Tensor:
+        """``nn.MultiheadAttention`` on sequence-first inputs, no weights, in
+        the mode of the forward pass (a backward's recomputation may run
+        after the model was switched to eval)."""
+        mode, self.attn.training = self.attn.training, training
+        try:
+            return self.attn(query, key, value, attn_mask=attn_mask,
+                             need_weights=False)[0]
+        finally:
+            self.attn.training = mode
 
 
 def _init_fused_layers(layer) -> None:
