@@ -1,7 +1,6 @@
 """This plugin's OneFormer vs Hugging Face's, same weights, measured in one run.
 
-    python tools/benchmarks/vs_hf.py [--size 512] [--threads 2] [--repeats 5] \
-        [--compile]
+    python tools/benchmarks/vs_hf.py [--size 512] [--threads 2] [--repeats 5]
 
 Hugging Face's default ``OneFormerConfig`` (Swin-T, 150 queries) with 150
 classes and random weights is converted with this plugin's HF converter into
@@ -22,9 +21,8 @@ models on the same normalised image, the median wall time of:
 It prints ratio = this plugin / HF for both (targets <= 0.55x), the agreement
 of the two semantic maps, and the forward's FLOPs per image (matmuls and
 convolutions, ``torch.utils.flop_counter``) against this machine's sgemm peak
-measured here (a square fp32 matmul with the same threads). ``--compile``
-also times ``torch.compile`` of this plugin's forward. Not a test: compare
-ratios within one run only.
+measured here (a square fp32 matmul with the same threads). Not a test:
+compare ratios within one run only.
 """
 import argparse
 import os.path as osp
@@ -55,8 +53,6 @@ def parse_args():
     parser.add_argument('--size', type=int, default=512, help='image side')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--compile', action='store_true',
-                        help='also time torch.compile of the forward')
     return parser.parse_args()
 
 
@@ -203,13 +199,6 @@ def main():
 
     fns = dict(hf_forward=hf_forward, ours_forward=ours_forward,
                hf_semantic=hf_semantic, ours_semantic=ours_semantic)
-    if args.compile:
-        compiled = torch.compile(ours_forward)
-        with torch.no_grad():
-            start = time.perf_counter()
-            compiled()
-            print(f'torch.compile: first call {time.perf_counter() - start:.0f} s')
-        fns['compiled_forward'] = compiled
     with torch.no_grad():
         times = median_seconds(fns, args.repeats)
         with FlopCounterMode(display=False) as counter:
@@ -223,9 +212,6 @@ def main():
         print(f'  {what:9s} HF {times[f"hf_{what}"]:.3f}  ours '
               f'{times[f"ours_{what}"]:.3f}  ratio {ratio:.2f}x '
               '(target <= 0.55x)')
-    if args.compile:
-        print(f'  forward, torch.compile: {times["compiled_forward"]:.3f} '
-              f'({times["compiled_forward"] / times["hf_forward"]:.2f}x HF)')
     achieved = flops / times['ours_forward'] / 1e9
     print(f'forward: {flops / 1e9:.1f} GFLOP per image (matmul/conv), '
           f'{achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f} % of this '
