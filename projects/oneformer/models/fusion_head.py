@@ -13,7 +13,7 @@ from mmdet.structures import SampleList
 from mmdet.structures.mask import mask2bbox
 from ..tasks import TASK_SPECS, check_tasks
 
-# pixels per block of the semantic rule: the [K, block] scores stay in cache
+# pixels per block of the semantic rule: the [block, K] scores stay in cache
 _SEMANTIC_BLOCK = 16384
 
 
@@ -90,7 +90,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         Args:
             mask_cls (Tensor): Class logits [N, K+1].
             mask_pred (Tensor): Mask logits [N, H, W], or only the rows of
-                :meth:`instance_queries` (in that order) with ``queries``.
+                the queries :meth:`rule_queries` returns (in that order).
 
         Returns:
             InstanceData: ``masks`` (bool [n, H, W]), ``labels``, ``scores``,

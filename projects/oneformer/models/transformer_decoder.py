@@ -17,12 +17,11 @@ head-averaged weights.
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
-
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
 from torch.nn import ModuleList
+from torch.utils.checkpoint import checkpoint
 
 from mmdet.models.layers import (DetrTransformerDecoder,
                                  DetrTransformerDecoderLayer,
@@ -90,7 +89,6 @@ class FusedMultiheadAttention(MultiheadAttention):
         else:
             out = self._attend(*args, self.training)
         return query + self.dropout_layer(self.proj_drop(out.transpose(0, 1)))
-
 
     def _attend(self, query: Tensor, key: Tensor, value: Tensor,
                 attn_mask: Optional[Tensor], training: bool) -> Tensor:
