@@ -240,3 +240,32 @@ def test_no_keepable_query_gives_an_all_void_panoptic_map():
                   pad_shape=(16, 24))['pan_results']
     assert pan.sem_seg.shape == (1, 16, 24)
     assert (pan.sem_seg == VOID).all()
+
+
+def test_mask_boxes_equal_mmdets_mask2bbox():
+    from mmdet.structures.mask import mask2bbox
+
+    from projects.oneformer.models.fusion_head import mask_boxes
+    torch.manual_seed(0)
+    masks = torch.rand(12, 13, 19) > 0.97
+    masks[0] = False  # empty: all-zero box
+    masks[1] = True
+    masks[2] = False
+    masks[2, 0, 0] = True  # corners
+    masks[3] = False
+    masks[3, -1, -1] = True
+    boxes = mask_boxes(masks)
+    assert boxes.dtype == torch.float32
+    assert boxes.equal(mask2bbox(masks))
+    assert boxes[0].eq(0).all() and boxes[1].tolist() == [0, 0, 19, 13]
+    assert mask_boxes(masks[:0]).shape == (0, 4)
+
+
+def test_instance_rule_keeping_no_thing_gives_an_empty_result():
+    head = fusion_head(max_per_image=4)
+    cls = torch.full((3, 5), -9.0)
+    cls[:, 2:4] = 5.0  # the top scores are all stuff
+    ins = predict(head, cls, torch.randn(3, 4, 6), 'instance',
+                  pad_shape=(16, 24))['ins_results']
+    assert len(ins) == 0
+    assert ins.masks.shape == (0, 16, 24) and ins.bboxes.shape == (0, 4)

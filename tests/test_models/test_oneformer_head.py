@@ -101,6 +101,8 @@ def test_attention_mask_from_resized_features(model, feats):
             resized = torch.nn.functional.interpolate(
                 mask_features, size, mode='bilinear', align_corners=False)
             blocked = head._attention_mask(query, 0, level_features=[resized])
+            assert blocked.shape[:2] == (2, 1)  # one mask for all heads
+            blocked = blocked.expand(-1, head.num_heads, -1, -1).flatten(0, 1)
             logits = torch.einsum('bqc,bchw->bqhw',
                                   head.mask_embed(head.decoder_norm(query)),
                                   resized).flatten(2)

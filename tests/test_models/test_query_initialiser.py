@@ -83,3 +83,30 @@ def test_attention_with_dropout_is_recomputed_in_backward_exactly(
     torch.manual_seed(2)
     assert not module(*inputs[:3], query_pos=inputs[3],
                       key_pos=inputs[4]).equal(out)
+
+
+def test_fused_attention_equals_mmcvs_attention():
+    """Against mmcv's ``MultiheadAttention.forward`` (nn.MultiheadAttention
+    with the weights): the same output with a [B*heads, Q, L] mask, and with
+    the same mask given once per image [B, 1, Q, L]."""
+    from mmcv.cnn.bricks.transformer import MultiheadAttention
+
+    from projects.oneformer.models import transformer_decoder
+    torch.manual_seed(0)
+    module = transformer_decoder.FusedMultiheadAttention(
+        embed_dims=16, num_heads=4, batch_first=True).eval()
+    query, query_pos = torch.randn(2, 6, 16), torch.randn(2, 6, 16)
+    key, key_pos = torch.randn(2, 30, 16), torch.randn(2, 30, 16)
+    per_image = torch.rand(2, 1, 6, 30) > 0.5
+    per_image[..., 0] = False  # no row blocks every key
+    per_head = per_image.expand(-1, 4, -1, -1).flatten(0, 1)
+    with torch.no_grad():
+        expected = MultiheadAttention.forward(
+            module, query, key, key, query_pos=query_pos, key_pos=key_pos,
+            attn_mask=per_head)
+        for mask in (per_head, per_image):
+            got = module(query, key, key, query_pos, key_pos, mask)
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+        unmasked = MultiheadAttention.forward(
+            module, query, key, key, query_pos=query_pos, key_pos=key_pos)
+    assert (unmasked - expected).abs().max() > 1e-2  # the mask is live

@@ -1,5 +1,6 @@
 """Post-processing of OneFormer predictions with the released rules."""
-from typing import List, Sequence, Tuple
+import functools
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,11 +11,12 @@ from torch import Tensor
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.mask import mask2bbox
 from ..tasks import TASK_SPECS, check_tasks
 
 # pixels per block of the semantic rule: the [block, K] scores stay in cache
-_SEMANTIC_BLOCK = 16384
+_SEMANTIC_BLOCK = 4096
+# instance masks resized and scored per chunk of this many
+_INSTANCE_CHUNK = 8
 
 
 def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
@@ -31,6 +33,22 @@ def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
     return torch.einsum('...qk,...qhw->...khw',
                         F.softmax(mask_cls, dim=-1)[..., :-1],
                         mask_pred.sigmoid())
+
+
+def mask_boxes(masks: Tensor) -> Tensor:
+    """mmdet's ``mask2bbox`` without its per-mask loop: boxes [n, 4] (x1, y1,
+    x2, y2; float32, all zero for an empty mask) of bool masks [n, H, W].
+    The row / column occupancy is a max over the masks' bytes (torch's
+    ``any`` over an outer dimension is slow on CPU)."""
+    n, height, width = masks.shape
+    occupied = masks.view(torch.uint8)
+    cols, rows = occupied.amax(1), occupied.amax(2)  # [n, W], [n, H]
+    # argmax returns the first maximal index
+    boxes = torch.stack([
+        cols.argmax(1), rows.argmax(1), width - cols.flip(1).argmax(1),
+        height - rows.flip(1).argmax(1)
+    ], dim=1).float()
+    return boxes * cols.amax(1, keepdim=True).bool()
 
 
 @MODELS.register_module()
@@ -81,31 +99,58 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         ])
         return PixelData(sem_seg=labels.view(1, *mask_pred.shape[-2:]))
 
-    def instance_postprocess(self, mask_cls: Tensor,
-                             mask_pred: Tensor) -> InstanceData:
-        """mmdet's Mask2Former instance rule (top ``max_per_image`` of all
-        query-class scores, thing classes kept, score x mean foreground mask
-        probability), each distinct query's mask scored and boxed once.
+    def instance_postprocess(self,
+                             mask_cls: Tensor,
+                             mask_pred: Tensor,
+                             resize: Optional[Callable[[Tensor], Tensor]] = None
+                             ) -> InstanceData:
+        """mmdet's Mask2Former instance rule: the top ``max_per_image`` of all
+        query-class scores, thing classes kept, each score x the mean
+        foreground probability of its query's mask; boxes of the masks.
+
+        The masks are resized, thresholded, scored and boxed
+        ``_INSTANCE_CHUNK`` at a time, straight into the output: each
+        full-size chunk is read while it is in cache and only the boolean
+        masks are kept.
 
         Args:
             mask_cls (Tensor): Class logits [N, K+1].
-            mask_pred (Tensor): Mask logits [N, H, W], or only the rows of
+            mask_pred (Tensor): Mask logits [N, h, w], or only the rows of
                 the queries :meth:`rule_queries` returns (in that order).
+            resize (callable, optional): Mask logits [n, h, w] -> [n, H, W]
+                at the output size (:meth:`crop_and_rescale`); None when
+                ``mask_pred`` is at the output size.
 
         Returns:
             InstanceData: ``masks`` (bool [n, H, W]), ``labels``, ``scores``,
             ``bboxes``.
         """
         scores, labels, queries = self._instance_selection(mask_cls)
-        distinct, row = queries.unique(return_inverse=True)
-        if mask_pred.shape[0] != distinct.numel():
-            mask_pred = mask_pred[distinct]
-        binary = mask_pred > 0
-        mask_scores = (mask_pred.sigmoid() * binary).flatten(1).sum(1) / (
-            binary.flatten(1).sum(1) + 1e-6)
+        if mask_pred.shape[0] == mask_cls.shape[0]:
+            mask_pred = mask_pred[queries]
+        else:  # the distinct queries, sorted
+            mask_pred = mask_pred[queries.unique(return_inverse=True)[1]]
+        masks, mask_scores, bboxes, start = None, [], [], 0
+        for chunk in mask_pred.split(_INSTANCE_CHUNK):  # one if empty
+            if resize is not None:
+                chunk = resize(chunk)
+            if masks is None:
+                masks = chunk.new_empty((len(queries), ) + chunk.shape[1:],
+                                        dtype=torch.bool)
+            binary = torch.gt(chunk, 0, out=masks[start:start + len(chunk)])
+            start += len(chunk)
+            # sigmoid where the mask is on, exactly 0 (sigmoid(-inf))
+            # elsewhere, and the area as a byte sum: the values of
+            # sum(sigmoid x binary) and sum(binary) without a float x bool
+            # product or a bool -> int64 copy (both slow on CPU)
+            foreground = F.threshold(chunk, 0., float('-inf')).sigmoid_()
+            area = binary.flatten(1).view(torch.uint8).sum(
+                1, dtype=torch.int32)
+            mask_scores.append(foreground.flatten(1).sum(1) / (area + 1e-6))
+            bboxes.append(mask_boxes(binary))
         return InstanceData(
-            masks=binary[row], labels=labels, scores=scores *
-            mask_scores[row], bboxes=mask2bbox(binary)[row])
+            masks=masks, labels=labels, scores=scores * torch.cat(mask_scores),
+            bboxes=torch.cat(bboxes))
 
     def _instance_selection(self,
                             mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -186,9 +231,13 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 mask_cls = mask_cls[queries]
             if queries.numel() < mask_pred.shape[0]:
                 mask_pred = mask_pred[queries]
-            mask_pred = self.crop_and_rescale(mask_pred, data_sample.metainfo,
-                                              rescale)
-            postprocess = getattr(self, f'{task}_postprocess')
-            results.append(
-                {TASK_SPECS[task].result_key: postprocess(mask_cls, mask_pred)})
+            resize = functools.partial(
+                self.crop_and_rescale, meta=data_sample.metainfo,
+                rescale=rescale)
+            if task == 'instance':
+                result = self.instance_postprocess(mask_cls, mask_pred, resize)
+            else:
+                result = getattr(self, f'{task}_postprocess')(
+                    mask_cls, resize(mask_pred))
+            results.append({TASK_SPECS[task].result_key: result})
         return results

@@ -189,12 +189,16 @@ class OneFormerHead(Mask2FormerHead):
                 sizes=[m.shape[-2:] for m in memories], num_tasks=num_tasks,
                 out=(cls_preds, mask_preds))
         else:
+            # torch's CPU bilinear resize of many channels runs on
+            # channels-last data and would convert the features at every
+            # call: convert them once (the same values)
+            features = mask_features.contiguous(
+                memory_format=torch.channels_last)
             mask_fn = functools.partial(
                 self._attention_mask, num_tasks=num_tasks,
                 level_features=[
-                    F.interpolate(mask_features, m.shape[-2:],
-                                  mode='bilinear', align_corners=False)
-                    for m in memories])
+                    F.interpolate(features, m.shape[-2:], mode='bilinear',
+                                  align_corners=False) for m in memories])
         query = self.transformer_decoder(queries, query_pos, levels, mask_fn,
                                          num_tasks, final_mask=all_predictions)
         if not all_predictions:
@@ -249,15 +253,15 @@ class OneFormerHead(Mask2FormerHead):
         Same math, rounding aside, without the stride-4 masks.
 
         Returns:
-            Tensor: Bool [B*heads, T*N, h*w], True = blocked, grouped by
-            image; a query whose mask blocks every key is unblocked.
+            Tensor: Bool [B, 1, T*N, h*w] (the same for every head), True =
+            blocked, grouped by image; a query whose mask blocks every key is
+            unblocked.
         """
         mask_embed = self.mask_embed(
             self.decoder_norm(group_tasks(query, num_tasks)))
         blocked = torch.matmul(mask_embed,
                                level_features[level].flatten(2)) < 0
-        return unblock_full_rows(blocked).repeat_interleave(
-            self.num_heads, dim=0)
+        return unblock_full_rows(blocked).unsqueeze(1)
 
     def loss(self, x: Tuple[Tensor], batch_data_samples: SampleList,
              tasks: Sequence[str]) -> dict:

@@ -17,6 +17,7 @@ head-averaged weights.
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention
 from torch import Tensor
@@ -48,14 +49,17 @@ def unblock_full_rows(blocked: Tensor) -> Tensor:
 
 
 class FusedMultiheadAttention(MultiheadAttention):
-    """mmcv ``MultiheadAttention`` (batch first) that does not ask for the
-    attention weights.
+    """mmcv ``MultiheadAttention`` (batch first) computed with torch's
+    ``scaled_dot_product_attention``, without the attention weights.
 
-    The same math and parameters: positions added to queries and keys,
-    residual, dropout. mmcv's forward always asks ``nn.MultiheadAttention`` for
-    the head-averaged weights, which materialises the [B, heads, Q, L]
-    probabilities; without them torch runs its fused scaled-dot-product kernel
-    (the query initialiser attends to all H/4 x W/4 positions).
+    The same math and parameters (``attn``'s in- and out-projections):
+    positions added to queries and keys, residual, dropout. mmcv's forward
+    always asks ``nn.MultiheadAttention`` for the head-averaged weights,
+    which materialises the [B, heads, Q, L] probabilities; without them
+    torch runs its fused kernel (the query initialiser attends to all
+    H/4 x W/4 positions). A boolean mask goes to the kernel as it is, and
+    may be one per image broadcast over the heads: ``nn.MultiheadAttention``
+    would turn a [B*heads, Q, L] mask into floats first.
 
     With attention dropout in training, torch has no fused CPU kernel: the
     unfused path keeps the probabilities, the dropout mask and the dropped
@@ -76,31 +80,40 @@ class FusedMultiheadAttention(MultiheadAttention):
             query (Tensor): [B, Q, C]; ``key`` / ``value`` [B, L, C];
                 positions likewise.
             attn_mask (Tensor, optional): Bool, True = blocked,
-                [B*heads, Q, L].
+                [B*heads, Q, L] or [B, 1, Q, L] (the same for every head).
         """
         query_in = query if query_pos is None else query + query_pos
         if key_pos is not None:
             key = key + key_pos
-        args = (query_in.transpose(0, 1), key.transpose(0, 1),
-                value.transpose(0, 1), attn_mask)
+        args = (query_in, key, value, attn_mask)
         if self.training and self.attn.dropout > 0 and \
                 torch.is_grad_enabled():
             out = checkpoint(self._attend, *args, True, use_reentrant=False)
         else:
             out = self._attend(*args, self.training)
-        return query + self.dropout_layer(self.proj_drop(out.transpose(0, 1)))
+        return query + self.dropout_layer(self.proj_drop(out))
 
     def _attend(self, query: Tensor, key: Tensor, value: Tensor,
                 attn_mask: Optional[Tensor], training: bool) -> Tensor:
-        """``nn.MultiheadAttention`` on sequence-first inputs, no weights, in
-        the mode of the forward pass (a backward's recomputation may run
-        after the model was switched to eval)."""
-        mode, self.attn.training = self.attn.training, training
-        try:
-            return self.attn(query, key, value, attn_mask=attn_mask,
-                             need_weights=False)[0]
-        finally:
-            self.attn.training = mode
+        """In-projections, attention per head and out-projection of batch
+        first inputs, with dropout in the mode of the forward pass (a
+        backward's recomputation may run after the model was switched to
+        eval)."""
+        attn = self.attn
+        heads = attn.num_heads
+        biases = (None, ) * 3 if attn.in_proj_bias is None else \
+            attn.in_proj_bias.chunk(3)
+        q, k, v = (
+            F.linear(x, w, b).unflatten(-1, (heads, -1)).transpose(1, 2)
+            for x, w, b in zip((query, key, value),
+                               attn.in_proj_weight.chunk(3), biases))
+        if attn_mask is not None:
+            if attn_mask.dim() == 3:
+                attn_mask = attn_mask.unflatten(0, (-1, heads))
+            attn_mask = ~attn_mask  # the kernel's True = attend
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask, attn.dropout if training else 0.)
+        return attn.out_proj(out.transpose(1, 2).flatten(2))
 
 
 def _init_fused_layers(layer) -> None:
@@ -136,7 +149,7 @@ class TaskGroupedMaskedDecoderLayer(Mask2FormerTransformerDecoderLayer):
             memory (Tensor): One level of the image's memory [B, L, C];
                 ``memory_pos`` likewise.
             attn_mask (Tensor, optional): Per image, in the grouped layout
-                [B*heads, T*N, L], True = blocked.
+                [B*heads, T*N, L] or [B, 1, T*N, L], True = blocked.
             num_tasks (int): T.
 
         Returns:
@@ -218,7 +231,8 @@ class OneFormerTransformerDecoder(Mask2FormerTransformerDecoder):
             memories (list[tuple]): Per level, the image memory and its
                 positions, [B, L_l, C] each.
             mask_fn (callable): ``mask_fn(query, level)`` -> the attention
-                mask of ``query`` on ``level`` [B*heads, T*N, L_level]; it is
+                mask of ``query`` on ``level`` (bool, grouped by image, see
+                ``TaskGroupedMaskedDecoderLayer``); it is
                 called on the initial queries and after every layer but the
                 last (``final_mask``: also after the last, whose mask is
                 unused, for a ``mask_fn`` that records predictions).
