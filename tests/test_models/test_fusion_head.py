@@ -203,8 +203,8 @@ def test_unknown_task_rejected():
 @pytest.mark.parametrize('seed', [0, 1])
 def test_keepable_queries_give_mmdets_rules_on_all_upsampled_masks(seed):
     """Only the masks a rule can use are upsampled, and the instance masks
-    are scored once per distinct query: the panoptic and instance results
-    equal mmdet's ``MaskFormerFusionHead`` rules applied to all N masks
+    are taken, upsampled and scored in chunks: the panoptic and instance
+    results equal mmdet's ``MaskFormerFusionHead`` rules applied to all N masks
     upsampled first (the released order); the semantic map equals the
     einsum over all of them."""
     from mmdet.models.seg_heads.panoptic_fusion_heads import \

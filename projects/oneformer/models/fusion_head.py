@@ -102,21 +102,20 @@ class OneFormerFusionHead(MaskFormerFusionHead):
     def instance_postprocess(self,
                              mask_cls: Tensor,
                              mask_pred: Tensor,
-                             resize: Optional[Callable[[Tensor], Tensor]] = None
+                             resize: Optional[Callable] = None
                              ) -> InstanceData:
         """mmdet's Mask2Former instance rule: the top ``max_per_image`` of all
         query-class scores, thing classes kept, each score x the mean
         foreground probability of its query's mask; boxes of the masks.
 
-        The masks are resized, thresholded, scored and boxed
-        ``_INSTANCE_CHUNK`` at a time, straight into the output: each
+        The kept queries' masks are taken, resized, thresholded, scored and
+        boxed ``_INSTANCE_CHUNK`` at a time, straight into the output: each
         full-size chunk is read while it is in cache and only the boolean
         masks are kept.
 
         Args:
             mask_cls (Tensor): Class logits [N, K+1].
-            mask_pred (Tensor): Mask logits [N, h, w], or only the rows of
-                the queries :meth:`rule_queries` returns (in that order).
+            mask_pred (Tensor): Mask logits [N, h, w].
             resize (callable, optional): Mask logits [n, h, w] -> [n, H, W]
                 at the output size (:meth:`crop_and_rescale`); None when
                 ``mask_pred`` is at the output size.
@@ -126,19 +125,16 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             ``bboxes``.
         """
         scores, labels, queries = self._instance_selection(mask_cls)
-        if mask_pred.shape[0] == mask_cls.shape[0]:
-            mask_pred = mask_pred[queries]
-        else:  # the distinct queries, sorted
-            mask_pred = mask_pred[queries.unique(return_inverse=True)[1]]
-        masks, mask_scores, bboxes, start = None, [], [], 0
-        for chunk in mask_pred.split(_INSTANCE_CHUNK):  # one if empty
+        masks, mask_scores, bboxes = None, [], []
+        for i, rows in enumerate(queries.split(_INSTANCE_CHUNK)):  # >= 1
+            chunk = mask_pred[rows]
             if resize is not None:
                 chunk = resize(chunk)
             if masks is None:
                 masks = chunk.new_empty((len(queries), ) + chunk.shape[1:],
                                         dtype=torch.bool)
-            binary = torch.gt(chunk, 0, out=masks[start:start + len(chunk)])
-            start += len(chunk)
+            start = i * _INSTANCE_CHUNK
+            binary = torch.gt(chunk, 0, out=masks[start:start + len(rows)])
             # sigmoid where the mask is on, exactly 0 (sigmoid(-inf))
             # elsewhere, and the area as a byte sum: the values of
             # sum(sigmoid x binary) and sum(binary) without a float x bool
@@ -163,19 +159,14 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         queries = torch.div(top, self.num_classes, rounding_mode='floor')
         return scores[thing], labels[thing], queries[thing]
 
-    def rule_queries(self, mask_cls: Tensor, task: str) -> Tensor:
-        """The queries whose masks ``task``'s rule can use, decided from the
-        class logits [N, K+1] alone: panoptic, those over
-        ``object_mask_thr`` that are not no-object; instance, the distinct
-        queries of the top-k (sorted); semantic, all."""
-        if task == 'panoptic':
-            scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
-            keep = labels.ne(self.num_classes) & (
-                scores > self.test_cfg.get('object_mask_thr', 0.8))
-            return keep.nonzero()[:, 0]
-        if task == 'instance':
-            return self._instance_selection(mask_cls)[2].unique()
-        return torch.arange(mask_cls.shape[0], device=mask_cls.device)
+    def panoptic_queries(self, mask_cls: Tensor) -> Tensor:
+        """The queries the panoptic rule can keep, decided from the class
+        logits [N, K+1] alone: over ``object_mask_thr`` and not
+        no-object."""
+        scores, labels = F.softmax(mask_cls, dim=-1).max(-1)
+        keep = labels.ne(self.num_classes) & (
+            scores > self.test_cfg.get('object_mask_thr', 0.8))
+        return keep.nonzero()[:, 0]
 
     def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
                          rescale: bool = True) -> Tensor:
@@ -224,20 +215,18 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         for mask_cls, mask_pred, data_sample, task in zip(
                 mask_cls_results, mask_pred_results, batch_data_samples,
                 tasks):
-            # Upsampling is per mask: only the masks the rule can use are
-            # upsampled (the panoptic rule sees exactly those queries).
-            queries = self.rule_queries(mask_cls, task)
-            if task == 'panoptic':
-                mask_cls = mask_cls[queries]
-            if queries.numel() < mask_pred.shape[0]:
-                mask_pred = mask_pred[queries]
             resize = functools.partial(
                 self.crop_and_rescale, meta=data_sample.metainfo,
                 rescale=rescale)
-            if task == 'instance':
+            # Upsampling is per mask: only the masks a rule can use are
+            # upsampled.
+            if task == 'panoptic':  # the rule sees exactly those queries
+                keep = self.panoptic_queries(mask_cls)
+                result = self.panoptic_postprocess(mask_cls[keep],
+                                                   resize(mask_pred[keep]))
+            elif task == 'instance':  # the top-k queries, taken by the rule
                 result = self.instance_postprocess(mask_cls, mask_pred, resize)
             else:
-                result = getattr(self, f'{task}_postprocess')(
-                    mask_cls, resize(mask_pred))
+                result = self.semantic_postprocess(mask_cls, resize(mask_pred))
             results.append({TASK_SPECS[task].result_key: result})
         return results
