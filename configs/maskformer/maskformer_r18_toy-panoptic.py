@@ -8,7 +8,10 @@
 _base_ = ['../mask2former/mask2former_r18_toy-panoptic.py']
 
 embed_dims = 64
-attn = dict(embed_dims=embed_dims, num_heads=4, dropout=0.1, batch_first=True)
+# mmcv's deprecated `dropout=0.1` spelt out: it would write 0.1 into the default
+# dropout_layer dict of mmcv's MultiheadAttention, the default of every later one
+attn = dict(embed_dims=embed_dims, num_heads=4, attn_drop=0.1,
+            dropout_layer=dict(type='Dropout', drop_prob=0.1), batch_first=True)
 ffn = dict(embed_dims=embed_dims, feedforward_channels=256, num_fcs=2,
            ffn_drop=0.1, act_cfg=dict(type='ReLU', inplace=True))
 positional_encoding = dict(num_feats=embed_dims // 2, normalize=True)

@@ -50,16 +50,19 @@ def test_values_are_positions_and_keys_add_projected_features(initialiser):
 
 def test_attention_with_dropout_is_recomputed_in_backward_exactly(
         monkeypatch):
-    """Training with attention dropout: the attention is checkpointed (its
-    [B, heads, Q, L] tensors are not kept for backward) and recomputed with
-    the same dropout draw: outputs and gradients equal those of the same
-    module without checkpointing."""
+    """Training with attention dropout and a mask (and on a GPU): the
+    attention is checkpointed (its [B, heads, Q, L] tensors are not kept for
+    backward) and recomputed with the same dropout draw: outputs and
+    gradients equal those of the same module without checkpointing. (On CPU
+    without a mask it is ``dropout_attention``: test_dropout_attention.)"""
     from projects.oneformer.models import transformer_decoder
     torch.manual_seed(0)
     module = transformer_decoder.FusedMultiheadAttention(
         embed_dims=8, num_heads=2, attn_drop=0.5, batch_first=True).train()
     # [B, L, C] inputs (640 values) smaller than [B*heads, Q, L] (800)
     inputs = [torch.randn(2, n, 8) for n in (5, 40, 40, 5, 40)]
+    mask = torch.rand(2, 1, 5, 40) > 0.5
+    mask[..., 0] = False  # no row blocks every key
 
     def step():
         x = [t.clone().requires_grad_() for t in inputs]
@@ -67,7 +70,8 @@ def test_attention_with_dropout_is_recomputed_in_backward_exactly(
         torch.manual_seed(1)
         with torch.autograd.graph.saved_tensors_hooks(
                 lambda t: saved.append(t.numel()) or t, lambda t: t):
-            out = module(x[0], x[1], x[2], query_pos=x[3], key_pos=x[4])
+            out = module(x[0], x[1], x[2], query_pos=x[3], key_pos=x[4],
+                         attn_mask=mask)
         out.pow(2).sum().backward()
         return out, [t.grad for t in x], max(saved)
 
@@ -81,8 +85,8 @@ def test_attention_with_dropout_is_recomputed_in_backward_exactly(
     assert plain_saved >= 2 * 2 * 5 * 40 > saved
     # the dropout is live: another draw gives another output
     torch.manual_seed(2)
-    assert not module(*inputs[:3], query_pos=inputs[3],
-                      key_pos=inputs[4]).equal(out)
+    assert not module(*inputs[:3], query_pos=inputs[3], key_pos=inputs[4],
+                      attn_mask=mask).equal(out)
 
 
 def test_fused_attention_equals_mmcvs_attention():

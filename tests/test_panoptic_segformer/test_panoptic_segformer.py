@@ -32,7 +32,7 @@ def tiny_config(data_root: str = None, work_dir: str = None) -> Config:
     ffn = dict(embed_dims=32, feedforward_channels=64, ffn_drop=0.)
     m.encoder.layer_cfg.update(self_attn_cfg=deform, ffn_cfg=ffn)
     m.decoder.layer_cfg.update(
-        self_attn_cfg=dict(embed_dims=32, num_heads=4, dropout=0.,
+        self_attn_cfg=dict(embed_dims=32, num_heads=4, attn_drop=0.,
                            batch_first=True),
         cross_attn_cfg=deform, ffn_cfg=ffn)
     m.positional_encoding.num_feats = 16

@@ -5,7 +5,10 @@
 # ../maskformer_r18_toy-panoptic.py does at toy scale. Only new names here, so this
 # file combines with any Mask2Former R50 config as a second base.
 maskformer_dims = 256
-maskformer_attn = dict(embed_dims=maskformer_dims, num_heads=8, dropout=0.1,
+# mmdet's `dropout=0.1` spelt out (mmcv's deprecated argument would write 0.1 into
+# the default dropout_layer dict of MultiheadAttention, the default of every later one)
+maskformer_attn = dict(embed_dims=maskformer_dims, num_heads=8, attn_drop=0.1,
+                       dropout_layer=dict(type='Dropout', drop_prob=0.1),
                        batch_first=True)
 maskformer_ffn = dict(embed_dims=maskformer_dims, feedforward_channels=2048,
                       num_fcs=2, ffn_drop=0.1, act_cfg=dict(type='ReLU', inplace=True))

@@ -59,7 +59,10 @@ model = dict(
             self_attn_cfg=dict(
                 embed_dims=embed_dims,
                 num_heads=8,
-                dropout=0.1,
+                # mmcv's deprecated dropout=0.1 spelt out (it would write 0.1
+                # into MultiheadAttention's default dropout_layer dict)
+                attn_drop=0.1,
+                dropout_layer=dict(type='Dropout', drop_prob=0.1),
                 batch_first=True),
             cross_attn_cfg=dict(embed_dims=embed_dims, batch_first=True),
             ffn_cfg=dict(

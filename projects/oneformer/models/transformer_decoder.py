@@ -24,6 +24,8 @@ from torch import Tensor
 from torch.nn import ModuleList
 from torch.utils.checkpoint import checkpoint
 
+from .dropout_attention import dropout_attention
+
 from mmdet.models.layers import (DetrTransformerDecoder,
                                  DetrTransformerDecoderLayer,
                                  Mask2FormerTransformerDecoder,
@@ -63,10 +65,18 @@ class FusedMultiheadAttention(MultiheadAttention):
 
     With attention dropout in training, torch has no fused CPU kernel: the
     unfused path keeps the probabilities, the dropout mask and the dropped
-    probabilities ([B, heads, Q, L] each) for backward. Those are recomputed
-    in backward instead (activation checkpointing of the attention, the
-    random state restored: the same dropout draw, the same gradients).
+    probabilities ([B, heads, Q, L] each) for backward. On CPU without a
+    mask the attention is :func:`dropout_attention` (it keeps its inputs and
+    recomputes the rest); otherwise it is checkpointed (recomputed in
+    backward with the random state restored: the same dropout draw, the
+    same gradients).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        # mmcv's deprecated `dropout` argument writes into the default
+        # `dropout_layer` dict, which every later module shares: a fresh one
+        kwargs.setdefault('dropout_layer', dict(type='Dropout', drop_prob=0.))
+        super().__init__(*args, **kwargs)
 
     def forward(self,
                 query: Tensor,
@@ -86,9 +96,15 @@ class FusedMultiheadAttention(MultiheadAttention):
         if key_pos is not None:
             key = key + key_pos
         args = (query_in, key, value, attn_mask)
-        if self.training and self.attn.dropout > 0 and \
-                torch.is_grad_enabled():
-            out = checkpoint(self._attend, *args, True, use_reentrant=False)
+        attn = self.attn
+        if self.training and attn.dropout > 0 and torch.is_grad_enabled():
+            if attn_mask is None and query.device.type == 'cpu':
+                out = attn.out_proj(dropout_attention(
+                    query_in, key, value, attn.in_proj_weight,
+                    attn.in_proj_bias, attn.num_heads, attn.dropout))
+            else:
+                out = checkpoint(self._attend, *args, True,
+                                 use_reentrant=False)
         else:
             out = self._attend(*args, self.training)
         return query + self.dropout_layer(self.proj_drop(out))

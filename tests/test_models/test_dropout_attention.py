@@ -1,0 +1,140 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from projects.oneformer.models import dropout_attention as da
+from projects.oneformer.models.transformer_decoder import \
+    FusedMultiheadAttention
+
+
+def _reference(query, key, value, weight, bias, heads, noise):
+    """nn.MultiheadAttention's math with the dropout ``noise`` on the
+    probabilities, in plain autograd ops: [B, Q, C] before out_proj."""
+    q, k, v = (F.linear(x, w, b).unflatten(-1, (heads, -1)).transpose(1, 2)
+               for x, w, b in zip((query, key, value), weight.chunk(3),
+                                  bias.chunk(3)))
+    probs = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
+    return ((probs * noise) @ v).transpose(1, 2).flatten(2)
+
+
+def test_gradients_are_those_of_the_forward():
+    """gradcheck (float64): backward's recomputation (projections,
+    probabilities, the seed's mask) gives the forward's true gradients."""
+    inputs = [torch.randn(*s, dtype=torch.double, requires_grad=True)
+              for s in ((2, 3, 8), (2, 7, 8), (2, 7, 8), (24, 8), (24, ))]
+    assert torch.autograd.gradcheck(
+        lambda *x: da.dropout_attention(*x, 2, 0.5, seed=3), inputs)
+
+
+def test_noise_is_dropout_noise_of_its_seed():
+    """torch's dropout noise: 0 with probability p, else 1 / (1 - p); the
+    same for the same seed, whatever thread count drew it."""
+    like = torch.empty(4, 8, 150, 200)
+    noise = da.dropout_noise(like, 0.9, seed=5)
+    assert noise.shape == like.shape
+    assert set(noise.unique().tolist()) == {0.0, torch.tensor(1 / 0.9).item()}
+    assert abs(noise.eq(0).float().mean().item() - 0.1) < 3e-3
+    pool = da._pool
+    try:
+        da._pool = da.ThreadPoolExecutor(1)
+        assert da.dropout_noise(like, 0.9, seed=5).equal(noise)
+    finally:
+        da._pool = pool
+    assert not da.dropout_noise(like, 0.9, seed=6).equal(noise)
+    # the parts draw different streams
+    parts = noise.view(-1).chunk(da.MASK_CHUNKS)
+    assert not parts[0][:1000].equal(parts[1][:1000])
+
+
+def test_fused_attention_trains_with_it_on_cpu():
+    """FusedMultiheadAttention in training with attention dropout on CPU:
+    the output and gradients of the released math under the mask of the
+    seed it draws, and only the inputs are kept for backward (no [B, heads,
+    Q, L] tensor)."""
+    module = FusedMultiheadAttention(
+        embed_dims=8, num_heads=2, attn_drop=0.5, batch_first=True).train()
+    inputs = [torch.randn(2, n, 8) for n in (5, 40, 40, 5, 40)]
+    attn = module.attn
+
+    x = [t.clone().requires_grad_() for t in inputs]
+    saved = []
+    torch.manual_seed(1)
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t.numel()) or t, lambda t: t):
+        out = module(x[0], x[1], x[2], query_pos=x[3], key_pos=x[4])
+    out.pow(2).sum().backward()
+    assert max(saved) < 2 * 2 * 5 * 40
+
+    torch.manual_seed(1)
+    seed = int(torch.randint(2**62, ()))
+    y = [t.clone().requires_grad_() for t in inputs]
+    noise = da.dropout_noise(torch.empty(2, 2, 5, 40), 0.5, seed)
+    expected = y[0] + attn.out_proj(_reference(
+        y[0] + y[3], y[1] + y[4], y[2], attn.in_proj_weight,
+        attn.in_proj_bias, 2, noise))
+    grads = [p.grad.clone() for p in module.parameters()]
+    module.zero_grad()
+    expected.pow(2).sum().backward()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
+    for a, b in zip(x, y):
+        torch.testing.assert_close(a.grad, b.grad, rtol=0, atol=1e-5)
+    for a, p in zip(grads, module.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=0, atol=1e-5)
+    # the dropout is live: another draw gives another output
+    torch.manual_seed(2)
+    assert not module(*inputs[:3], query_pos=inputs[3],
+                      key_pos=inputs[4]).equal(out)
+
+
+def _mmcv_default_drop() -> float:
+    """drop_prob of mmcv MultiheadAttention's default ``dropout_layer``."""
+    from mmcv.cnn.bricks.transformer import MultiheadAttention
+    return MultiheadAttention(embed_dims=8, num_heads=2).dropout_layer.p
+
+
+def test_configs_leave_mmcvs_default_dropout_alone():
+    """mmcv's deprecated ``dropout`` argument writes into the default
+    ``dropout_layer`` dict of ``MultiheadAttention``, so one module built
+    with it gave every later module of the process an output dropout. The
+    project's MaskFormer and Panoptic SegFormer attention configs spell it
+    out instead (the same modules), and FusedMultiheadAttention is immune."""
+    from mmcv.cnn.bricks.transformer import MultiheadAttention
+    from mmengine.config import Config
+
+    from tests.utils import REPO
+    assert _mmcv_default_drop() == 0
+    maskformer = Config.fromfile(
+        f'{REPO}/configs/maskformer/maskformer_r18_toy-panoptic.py')
+    segformer = Config.fromfile(
+        f'{REPO}/configs/panoptic_segformer/_base_/panoptic-segformer_r50.py')
+    for cfg in (maskformer.attn,
+                segformer.model.decoder.layer_cfg.self_attn_cfg):
+        module = MultiheadAttention(**cfg)
+        assert module.attn.dropout == 0.1 and module.dropout_layer.p == 0.1
+    assert _mmcv_default_drop() == 0
+    defaults = MultiheadAttention.__init__.__defaults__
+    default_layer = next(d for d in defaults if isinstance(d, dict))
+    try:
+        MultiheadAttention(embed_dims=8, num_heads=2, dropout=0.1)
+        assert _mmcv_default_drop() == 0.1  # mmcv's leak, still there
+        fused = FusedMultiheadAttention(embed_dims=8, num_heads=2)
+        assert fused.dropout_layer.p == 0
+    finally:
+        default_layer['drop_prob'] = 0.
+
+
+def test_noise_in_a_forked_child():
+    """A child forked after the pool started draws with a pool of its own
+    (the parent's threads do not exist there) and the same mask."""
+    import multiprocessing as mp
+    like = torch.empty(2, 4, 10, 30)
+    noise = da.dropout_noise(like, 0.9, seed=11)
+    ctx = mp.get_context('fork')
+    with ctx.Pool(1) as pool:
+        child = pool.apply_async(_child_noise, (like, 11)).get(timeout=60)
+    assert child.equal(noise)
+
+
+def _child_noise(like, seed):
+    return da.dropout_noise(like, 0.9, seed=seed)
