@@ -52,6 +52,14 @@ def test_run_demo_then_image_demo(tmp_path):
     import mmdet
     mmdet_test = os.path.join(os.path.dirname(mmdet.__file__), '.mim/tools/test.py')
     out = _run([mmdet_test, f'{REPO}/configs/oneformer_r18_toy.py',
-                str(work / 'iter_3.pth'), '--work-dir', 'mmdet_test'], cwd=tmp_path)
+                str(work / 'iter_3.pth'), '--work-dir', 'mmdet_test',
+                '--out', 'test_preds.pkl'], cwd=tmp_path)
     assert 'coco_panoptic/PQ' in out and 'coco/segm_mAP' in out and 'sem_seg/mIoU' in out
     assert (tmp_path / 'mmdet_test' / 'task_metrics_test.json').exists()
+    # the dumped panoptic map is the one tools/demo.py predicts: scoring PQ
+    # (mmdet's CocoPanopticMetric writes VOID over a CPU map) left it alone
+    with open(tmp_path / 'test_preds.pkl', 'rb') as f:
+        dumped = [p for p in pickle.load(f) if p['img_path'].endswith('val_000000.png')]
+    assert len(dumped) == 1
+    assert (dumped[0]['pred_panoptic_seg']['sem_seg']
+            == preds[0]['pred_panoptic_seg']['sem_seg']).all()

@@ -145,9 +145,8 @@ def time_calls(obj, name: str, seconds: list) -> None:
 
 
 def workload(sample, info: dict, num_classes: int) -> dict:
-    """What the metrics get from one image: its prediction (read before any
-    metric: ``CocoPanopticMetric`` overwrites the map's VOID ids in place) and
-    its ground truth (``info``: the dataset's data info)."""
+    """What the metrics get from one image: its prediction and its ground
+    truth (``info``: the dataset's data info)."""
     pan = sample.pred_panoptic_seg.sem_seg.unique()
     masks = sample.pred_instances.masks  # [N, H, W] bool
     return dict(
