@@ -138,3 +138,39 @@ def test_class_count_mismatch_names_both_counts(tmp_path):
     message = str(err.value)
     assert 'Checkpoint has 5 classes' in message
     assert 'model has 6 classes' in message
+
+
+def test_bf16_autocast_keeps_result_types():
+    """mmengine's ``TestLoop(fp16=True)`` on a CPU runs the model under bf16
+    autocast: the decoder computes in bf16, the pixel decoder stays fp32 (as
+    released), and the three tasks' results keep the fp32 run's dtypes and
+    shapes, so mmdet's metrics can turn them into numpy arrays."""
+    from mmengine.runner.amp import autocast
+    torch.manual_seed(1)  # weights whose instance rule keeps some masks
+    model = build_tiny_model()
+    model.test_cfg.tasks = ['panoptic', 'instance', 'semantic']
+    dtypes = {}
+
+    def record(name):
+        def hook(module, args, output):
+            dtypes[name] = (output[0] if isinstance(output, tuple)
+                            else output).dtype
+        return hook
+
+    head = model.panoptic_head
+    head.pixel_decoder.register_forward_hook(record('pixel_decoder'))
+    head.cls_embed.register_forward_hook(record('cls_embed'))
+    with torch.no_grad():
+        plain = model.test_step(batch())
+        with autocast(device_type='cpu', enabled=True):
+            mixed = model.test_step(batch())
+    assert dtypes == dict(pixel_decoder=torch.float32,
+                          cls_embed=torch.bfloat16)
+    for p, m in zip(plain, mixed):
+        assert len(m.pred_instances) > 0
+        for key, value in p.pred_instances.items():
+            assert m.pred_instances.get(key).dtype == value.dtype, key
+            m.pred_instances.get(key).numpy()
+        for field in ('pred_panoptic_seg', 'pred_sem_seg'):
+            assert m.get(field).sem_seg.dtype == p.get(field).sem_seg.dtype
+            assert m.get(field).sem_seg.shape == p.get(field).sem_seg.shape

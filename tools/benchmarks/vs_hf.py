@@ -1,6 +1,7 @@
 """This plugin's OneFormer vs Hugging Face's, same weights, measured in one run.
 
     python tools/benchmarks/vs_hf.py [--size 512] [--threads 2] [--repeats 5]
+        [--switches channels-last bf16 compile]
 
 Hugging Face's default ``OneFormerConfig`` (Swin-T, 150 queries) with 150
 classes and random weights is converted with this plugin's HF converter into
@@ -23,8 +24,22 @@ of the two semantic maps, and the forward's FLOPs per image (matmuls and
 convolutions, ``torch.utils.flop_counter``) against this machine's sgemm peak
 measured here (a square fp32 matmul with the same threads). Not a test:
 compare ratios within one run only.
+
+``--switches`` also times this plugin with each opt-in switch on its own, in
+the same alternating loop, and prints its times, its ratios to HF and to the
+plain fp32 model, and how far its outputs are from the plain model's:
+
+* ``channels-last``: the model's 4-d weights and the image in channels-last
+  memory format (the same math);
+* ``bf16``: ``torch.autocast('cpu', dtype=torch.bfloat16)`` around the model,
+  the released fp32 pixel decoder kept (what ``test_cfg.fp16=True`` gives
+  under mmengine's ``TestLoop`` on a CPU);
+* ``compile``: the backbone through ``torch.compile`` (its compile time is
+  printed; the head's Python control flow and post-processing stay eager).
 """
 import argparse
+import contextlib
+import copy
 import os.path as osp
 import statistics
 import sys
@@ -46,6 +61,7 @@ from projects.oneformer.converters import convert_hf_state_dict  # noqa: E402
 CONFIG = 'configs/oneformer/oneformer_swin-t_8xb2-160k_ade20k-512x512.py'
 NUM_CLASSES = 150
 TOL = 1e-4
+SWITCHES = ('channels-last', 'bf16', 'compile')
 
 
 def parse_args():
@@ -53,6 +69,8 @@ def parse_args():
     parser.add_argument('--size', type=int, default=512, help='image side')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--switches', nargs='*', default=[], choices=SWITCHES,
+                        help='also time the plugin with each of these')
     return parser.parse_args()
 
 
@@ -117,6 +135,20 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def with_switch(ours, image: torch.Tensor, switch: str):
+    """(model, image, context factory) of this plugin with one opt-in
+    switch; the plain model is left as it is."""
+    if switch == 'channels-last':
+        model = copy.deepcopy(ours).to(memory_format=torch.channels_last)
+        return (model, image.contiguous(memory_format=torch.channels_last),
+                contextlib.nullcontext)
+    if switch == 'bf16':
+        return ours, image, lambda: torch.autocast('cpu', dtype=torch.bfloat16)
+    model = copy.deepcopy(ours)
+    model.backbone = torch.compile(model.backbone)
+    return model, image, contextlib.nullcontext
+
+
 def parity(hf, ours, image, task_inputs) -> bool:
     """Print the max difference of each of the 10 predictions; True when
     they agree within ``TOL``, or up to the first masked-attention bit that
@@ -178,16 +210,26 @@ def main():
     def hf_forward():
         return hf(pixel_values=image, task_inputs=task_inputs)
 
-    def ours_forward():
-        return ours.panoptic_head.predict(
-            ours.extract_feat(image), samples, ['semantic'])
+    def forward_fn(model, image, context):
+        def forward():
+            with context():
+                return model.panoptic_head.predict(
+                    model.extract_feat(image), samples, ['semantic'])
+        return forward
+
+    def semantic_fn(model, image, context):
+        def semantic():
+            with context():
+                return model.predict(
+                    image, [sample(size)])[0].pred_sem_seg.sem_seg[0]
+        return semantic
+
+    ours_forward = forward_fn(ours, image, contextlib.nullcontext)
+    ours_semantic = semantic_fn(ours, image, contextlib.nullcontext)
 
     def hf_semantic():
         return processor.post_process_semantic_segmentation(
             hf_forward(), target_sizes=[(size, size)])[0]
-
-    def ours_semantic():
-        return ours.predict(image, [sample(size)])[0].pred_sem_seg.sem_seg[0]
 
     with torch.no_grad():
         ok = parity(hf, ours, image, task_inputs)
@@ -199,7 +241,21 @@ def main():
 
     fns = dict(hf_forward=hf_forward, ours_forward=ours_forward,
                hf_semantic=hf_semantic, ours_semantic=ours_semantic)
+    outputs = {}
     with torch.no_grad():
+        reference = (ours_forward(), ours_semantic()) if args.switches \
+            else None
+        for switch in args.switches:
+            variant = with_switch(ours, image, switch)
+            fns[f'{switch}_forward'] = forward_fn(*variant)
+            fns[f'{switch}_semantic'] = semantic_fn(*variant)
+            start = time.perf_counter()
+            outputs[switch] = (fns[f'{switch}_forward'](),
+                               fns[f'{switch}_semantic']())
+            first = time.perf_counter() - start
+            print(f'switch {switch}: first forward + semantic map '
+                  f'{first:.1f} s' + (' (compiling)' if switch == 'compile'
+                                      else ''))
         times = median_seconds(fns, args.repeats)
         with FlopCounterMode(display=False) as counter:
             ours_forward()
@@ -212,6 +268,18 @@ def main():
         print(f'  {what:9s} HF {times[f"hf_{what}"]:.3f}  ours '
               f'{times[f"ours_{what}"]:.3f}  ratio {ratio:.2f}x '
               '(target <= 0.55x)')
+    for switch, (logits, semantic) in outputs.items():
+        diffs = [(a.float() - b).abs().max().item()
+                 for a, b in zip(logits, reference[0])]
+        agree = (semantic == reference[1]).float().mean().item()
+        print(f'  {switch}: forward {times[f"{switch}_forward"]:.3f} '
+              f'({times[f"{switch}_forward"] / times["hf_forward"]:.2f}x HF, '
+              f'{times[f"{switch}_forward"] / times["ours_forward"]:.2f}x '
+              f'fp32), semantic {times[f"{switch}_semantic"]:.3f} '
+              f'({times[f"{switch}_semantic"] / times["hf_semantic"]:.2f}x '
+              f'HF, {times[f"{switch}_semantic"] / times["ours_semantic"]:.2f}'
+              f'x fp32); max |switch - fp32| class {diffs[0]:.1e}, mask '
+              f'{diffs[1]:.1e}; semantic map {100 * agree:.2f} % equal')
     achieved = flops / times['ours_forward'] / 1e9
     print(f'forward: {flops / 1e9:.1f} GFLOP per image (matmul/conv), '
           f'{achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f} % of this '
