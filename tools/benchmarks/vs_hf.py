@@ -272,14 +272,15 @@ def main():
         diffs = [(a.float() - b).abs().max().item()
                  for a, b in zip(logits, reference[0])]
         agree = (semantic == reference[1]).float().mean().item()
-        print(f'  {switch}: forward {times[f"{switch}_forward"]:.3f} '
-              f'({times[f"{switch}_forward"] / times["hf_forward"]:.2f}x HF, '
-              f'{times[f"{switch}_forward"] / times["ours_forward"]:.2f}x '
-              f'fp32), semantic {times[f"{switch}_semantic"]:.3f} '
-              f'({times[f"{switch}_semantic"] / times["hf_semantic"]:.2f}x '
-              f'HF, {times[f"{switch}_semantic"] / times["ours_semantic"]:.2f}'
-              f'x fp32); max |switch - fp32| class {diffs[0]:.1e}, mask '
-              f'{diffs[1]:.1e}; semantic map {100 * agree:.2f} % equal')
+        parts = []
+        for what in ('forward', 'semantic'):
+            seconds = times[f'{switch}_{what}']
+            parts.append(f'{what} {seconds:.3f} ('
+                         f'{seconds / times[f"hf_{what}"]:.2f}x HF, '
+                         f'{seconds / times[f"ours_{what}"]:.2f}x fp32)')
+        print(f'  {switch}: {", ".join(parts)}; max |switch - fp32| class '
+              f'{diffs[0]:.1e}, mask {diffs[1]:.1e}; semantic map '
+              f'{100 * agree:.2f} % equal')
     achieved = flops / times['ours_forward'] / 1e9
     print(f'forward: {flops / 1e9:.1f} GFLOP per image (matmul/conv), '
           f'{achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f} % of this '
