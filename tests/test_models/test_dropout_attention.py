@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -18,40 +19,77 @@ def _reference(query, key, value, weight, bias, heads, noise):
     return ((probs * noise) @ v).transpose(1, 2).flatten(2)
 
 
-def test_gradients_are_those_of_the_forward():
-    """gradcheck (float64): backward's recomputation (projections,
-    probabilities, the seed's mask) gives the forward's true gradients."""
+def test_gradients_are_those_of_the_forward(monkeypatch):
+    """gradcheck (float64) with keys in blocks of 8, the last one short:
+    backward's recomputation (projections, each block's probabilities, the
+    seed's mask) gives the forward's true gradients."""
+    monkeypatch.setattr(da, 'KEY_BLOCK', 8)
     inputs = [torch.randn(*s, dtype=torch.double, requires_grad=True)
-              for s in ((2, 3, 8), (2, 7, 8), (2, 7, 8), (24, 8), (24, ))]
+              for s in ((2, 3, 8), (2, 19, 8), (2, 19, 8), (24, 8), (24, ))]
     assert torch.autograd.gradcheck(
         lambda *x: da.dropout_attention(*x, 2, 0.5, seed=3), inputs)
 
 
-def test_noise_is_dropout_noise_of_its_seed():
-    """torch's dropout noise: 0 with probability p, else 1 / (1 - p); the
-    same for the same seed, whatever thread count drew it."""
-    like = torch.empty(4, 8, 150, 200)
-    noise = da.dropout_noise(like, 0.9, seed=5)
-    assert noise.shape == like.shape
-    assert set(noise.unique().tolist()) == {0.0, torch.tensor(1 / 0.9).item()}
-    assert abs(noise.eq(0).float().mean().item() - 0.1) < 3e-3
+@pytest.mark.parametrize('block', [8, 2048])
+def test_output_is_the_released_math_under_its_noise(monkeypatch, block):
+    """The online softmax over key blocks equals softmax, dropout noise and
+    weighted sum in plain ops, with the noise of the seed; and
+    ``dropout_noise`` is torch's dropout noise: 0 with probability p, else
+    1 / (1 - p)."""
+    monkeypatch.setattr(da, 'KEY_BLOCK', block)
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(2, n, 16) for n in (5, 45, 45))
+    weight, bias = torch.randn(48, 16) / 4, torch.randn(48)
+    noise = da.dropout_noise(2, 2, 5, 45, 0.5, seed=4)
+    assert noise.shape == (2, 2, 5, 45)
+    assert set(noise.unique().tolist()) == {0.0, 2.0}
+    torch.testing.assert_close(
+        da.dropout_attention(query, key, value, weight, bias, 2, 0.5, 4),
+        _reference(query, key, value, weight, bias, 2, noise),
+        rtol=0, atol=1e-5)
+
+
+def test_a_value_broadcast_over_the_batch_is_projected_once(monkeypatch):
+    """The query initialiser's values are one image's sine encoding
+    broadcast over the batch: output and gradients equal those of the same
+    values materialised per image (keys in blocks of 8)."""
+    monkeypatch.setattr(da, 'KEY_BLOCK', 8)
+    torch.manual_seed(0)
+    query, key = (torch.randn(3, n, 16) for n in (5, 21))
+    value = torch.randn(1, 21, 16).expand(3, -1, -1)
+    weight, bias = torch.randn(48, 16) / 4, torch.randn(48)
+    results = []
+    for v in (value, value.contiguous()):
+        x = [t.clone().requires_grad_() for t in (query, key, weight, bias)]
+        out = da.dropout_attention(x[0], x[1], v, x[2], x[3], 2, 0.5, 7)
+        out.pow(2).sum().backward()
+        results.append([out] + [t.grad for t in x])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+def test_mask_is_the_same_for_a_seed_on_any_thread_count():
+    """The mask of a seed, whatever thread count drew it; about 1 - p of it
+    kept; its parts draw different streams."""
+    mask = da.keep_mask(4 * 8 * 150 * 200, 0.9, seed=5)
+    assert mask.dtype == torch.uint8 and set(mask.unique().tolist()) == {0, 1}
+    assert abs(mask.float().mean().item() - 0.9) < 3e-3
     pool = da._pool
     try:
         da._pool = da.ThreadPoolExecutor(1)
-        assert da.dropout_noise(like, 0.9, seed=5).equal(noise)
+        assert da.keep_mask(mask.numel(), 0.9, seed=5).equal(mask)
     finally:
         da._pool = pool
-    assert not da.dropout_noise(like, 0.9, seed=6).equal(noise)
-    # the parts draw different streams
-    parts = noise.view(-1).chunk(da.MASK_CHUNKS)
+    assert not da.keep_mask(mask.numel(), 0.9, seed=6).equal(mask)
+    parts = mask.chunk(da.MASK_CHUNKS)
     assert not parts[0][:1000].equal(parts[1][:1000])
 
 
 def test_fused_attention_trains_with_it_on_cpu():
     """FusedMultiheadAttention in training with attention dropout on CPU:
     the output and gradients of the released math under the mask of the
-    seed it draws, and only the inputs are kept for backward (no [B, heads,
-    Q, L] tensor)."""
+    seed it draws; of [B, heads, Q, L] size only the byte mask is kept for
+    backward."""
     module = FusedMultiheadAttention(
         embed_dims=8, num_heads=2, attn_drop=0.5, batch_first=True).train()
     inputs = [torch.randn(2, n, 8) for n in (5, 40, 40, 5, 40)]
@@ -61,15 +99,17 @@ def test_fused_attention_trains_with_it_on_cpu():
     saved = []
     torch.manual_seed(1)
     with torch.autograd.graph.saved_tensors_hooks(
-            lambda t: saved.append(t.numel()) or t, lambda t: t):
+            lambda t: saved.append((t.numel(), t.dtype)) or t, lambda t: t):
         out = module(x[0], x[1], x[2], query_pos=x[3], key_pos=x[4])
     out.pow(2).sum().backward()
-    assert max(saved) < 2 * 2 * 5 * 40
+    # of [B, heads, Q, L] size only the byte mask
+    assert sorted(dtype for n, dtype in saved
+                  if n >= 2 * 2 * 5 * 40) == [torch.uint8]
 
     torch.manual_seed(1)
     seed = int(torch.randint(2**62, ()))
     y = [t.clone().requires_grad_() for t in inputs]
-    noise = da.dropout_noise(torch.empty(2, 2, 5, 40), 0.5, seed)
+    noise = da.dropout_noise(2, 2, 5, 40, 0.5, seed)
     expected = y[0] + attn.out_proj(_reference(
         y[0] + y[3], y[1] + y[4], y[2], attn.in_proj_weight,
         attn.in_proj_bias, 2, noise))
@@ -128,13 +168,13 @@ def test_noise_in_a_forked_child():
     """A child forked after the pool started draws with a pool of its own
     (the parent's threads do not exist there) and the same mask."""
     import multiprocessing as mp
-    like = torch.empty(2, 4, 10, 30)
-    noise = da.dropout_noise(like, 0.9, seed=11)
+    mask = da.keep_mask(2 * 4 * 10 * 30, 0.9, seed=11)
     ctx = mp.get_context('fork')
     with ctx.Pool(1) as pool:
-        child = pool.apply_async(_child_noise, (like, 11)).get(timeout=60)
-    assert child.equal(noise)
+        child = pool.apply_async(_child_mask, (mask.numel(), 11)).get(
+            timeout=60)
+    assert child.equal(mask)
 
 
-def _child_noise(like, seed):
-    return da.dropout_noise(like, 0.9, seed=seed)
+def _child_mask(numel, seed):
+    return da.keep_mask(numel, 0.9, seed=seed)

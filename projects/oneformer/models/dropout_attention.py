@@ -1,18 +1,20 @@
 """Multi-head attention with attention dropout, for training on CPU.
 
 torch has no fused CPU kernel for attention with dropout. Its unfused path
-keeps the probabilities, the dropout mask and the dropped probabilities
-([B, heads, Q, L] each) for backward, and draws the mask with a serial
-Bernoulli kernel (on CPUs without MKL's generator, one element at a time):
-for the query initialiser's 149 queries on 16384 keys that draw was a sixth
-of a training step's attention time.
+writes the [B, heads, Q, L] scores, probabilities, dropout mask and dropped
+probabilities to memory and keeps three of them for backward; for the query
+initialiser's 149 queries on 16384 keys each is 156 MB per layer at 512x512,
+batch 2, and every pass over them runs at memory speed.
 
 :func:`dropout_attention` computes the same math (in-projections, scaled dot
-product, softmax, dropout, weighted sum) as one autograd function that saves
-only its inputs and a seed. Backward recomputes the projections, the
-probabilities and the same dropout mask; the mask is drawn in
-``MASK_CHUNKS`` parts, each from its own generator seeded from the seed, on
-a thread pool, so it depends on the seed only, not on the thread count.
+product, softmax, dropout, weighted sum) as one autograd function that walks
+the keys in blocks of ``KEY_BLOCK``: each block's scores stay in cache, the
+softmax is accumulated online (running max and sum, as in flash attention)
+and only the inputs, the output, the log-sum-exp per query and a byte mask
+are kept for backward, which recomputes the projections and each block's
+probabilities. The mask is drawn once per call in ``MASK_CHUNKS`` parts, each
+from its own generator seeded from the seed, on a thread pool, so it depends
+on the seed only, not on the thread count.
 """
 import math
 import os
@@ -26,6 +28,8 @@ from torch import Tensor
 #: parts of a dropout mask drawn in parallel (fixed: the mask of a seed is
 #: the same on every machine)
 MASK_CHUNKS = 8
+#: keys per block: a block's [heads, Q, KEY_BLOCK] scores fit in cache
+KEY_BLOCK = 2048
 _pool: Optional[ThreadPoolExecutor] = None
 
 
@@ -38,79 +42,169 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def dropout_noise(like: Tensor, keep: float, seed: int) -> Tensor:
-    """Bernoulli(``keep``) mask divided by ``keep`` (torch's dropout noise)
-    of the shape and dtype of ``like``, the same for the same ``seed``."""
+def keep_mask(numel: int, keep: float, seed: int) -> Tensor:
+    """uint8 [numel]: 1 with probability ``keep``, the same for the same
+    ``seed``."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(min(MASK_CHUNKS, torch.get_num_threads()))
-    noise = torch.empty_like(like, memory_format=torch.contiguous_format)
-    parts = noise.view(-1).chunk(MASK_CHUNKS)
+    mask = torch.empty(numel, dtype=torch.uint8)
+    parts = mask.chunk(MASK_CHUNKS)
 
     def draw(i: int) -> None:
         # torch's CPU sampling is serial and releases the GIL: one thread
         # per part; uniform samples are faster to draw than Bernoulli ones
-        parts[i].uniform_(generator=torch.Generator().manual_seed(seed + i))
+        uniform = torch.empty(parts[i].shape).uniform_(
+            generator=torch.Generator().manual_seed(seed + i))
+        torch.lt(uniform, keep, out=parts[i])
 
     list(_pool.map(draw, range(len(parts))))
-    return noise.lt_(keep).div_(keep)
+    return mask
 
 
-def _project(x: Tensor, weight: Tensor, bias: Optional[Tensor],
-             heads: int) -> Tensor:
-    """[B, n, C] -> per-head [B, heads, n, C / heads], contiguous (the
-    matmuls would copy a transposed view at every use)."""
-    return F.linear(x, weight, bias).unflatten(-1, (heads, -1)).transpose(
-        1, 2).contiguous()
+def _blocks(length: int):
+    for start in range(0, length, KEY_BLOCK):
+        yield start, min(start + KEY_BLOCK, length)
+
+
+def _block_mask(kept: Tensor, heads: int, queries: int, start: int,
+                end: int) -> Tensor:
+    """[heads, Q, end - start] of one image's flat mask: the blocks lie one
+    after another, each contiguous."""
+    return kept[heads * queries * start:heads * queries * end].view(
+        heads, queries, -1)
+
+
+def dropout_noise(batch: int, heads: int, queries: int, keys: int,
+                  drop: float, seed: int) -> Tensor:
+    """[B, heads, Q, L] dropout noise (0, or 1 / (1 - ``drop``)) that
+    :func:`dropout_attention` applies to the probabilities for ``seed``."""
+    kept = keep_mask(batch * heads * queries * keys, 1 - drop,
+                     seed).view(batch, -1)
+    return torch.cat([
+        torch.stack([_block_mask(k, heads, queries, *b) for k in kept])
+        for b in _blocks(keys)
+    ], -1).float().div_(1 - drop)
+
+
+def _split_heads(x: Tensor, heads: int) -> Tensor:
+    """[B, n, C] -> [B, heads, n, C / heads] (a view)."""
+    return x.unflatten(-1, (heads, -1)).transpose(1, 2)
+
+
+def _project(query, key, value, weight, bias, heads):
+    """Per-head in-projections: q [B, heads, Q, d] (contiguous, times the
+    softmax scale), k and v [B, heads, L, d] views of [B, L, C]."""
+    biases = (None, ) * 3 if bias is None else bias.chunk(3)
+    weights = weight.chunk(3)
+    scale = 1 / math.sqrt(query.shape[-1] // heads)
+    q = F.linear(query, weights[0] * scale,
+                 None if bias is None else biases[0] * scale)
+    k, v = (F.linear(x, w, b) for x, w, b in zip((key, value), weights[1:],
+                                                  biases[1:]))
+    return (_split_heads(q, heads).contiguous(), _split_heads(k, heads),
+            _split_heads(v, heads), scale)
 
 
 class _DropoutAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, query, key, value, weight, bias, heads, drop, seed):
-        biases = (None, ) * 3 if bias is None else bias.chunk(3)
-        q, k, v = (_project(x, w, b, heads) for x, w, b in zip(
-            (query, key, value), weight.chunk(3), biases))
-        scale = 1 / math.sqrt(q.shape[-1])
-        probs = torch.matmul(q * scale, k.transpose(-2, -1)).softmax(-1)
-        probs.mul_(dropout_noise(probs, 1 - drop, seed))
-        ctx.save_for_backward(query, key, value, weight, bias)
-        ctx.config = heads, drop, seed
-        return torch.matmul(probs, v).transpose(1, 2).flatten(2)
+        # a value broadcast over the batch (the query initialiser's sine
+        # encoding) is projected once
+        shared = value.shape[0] > 1 and value.stride(0) == 0 and \
+            not ctx.needs_input_grad[2]
+        key = key.contiguous()  # F.linear would copy it at every use
+        value = (value[:1] if shared else value).contiguous()
+        q, k, v, _ = _project(query, key, value, weight, bias, heads)
+        batch, _, queries, _ = q.shape
+        length = k.shape[2]
+        keep = 1 - drop
+        kept = keep_mask(batch * heads * queries * length, keep,
+                         seed).view(batch, -1)
+        out = torch.zeros_like(q)
+        lse = q.new_empty(q.shape[:-1] + (1, ))
+        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length))
+        for i in range(batch):
+            v_i = v[0 if shared else i]
+            run_max = q.new_full((heads, queries, 1), -math.inf)
+            run_sum = q.new_zeros((heads, queries, 1))
+            for start, end in _blocks(length):
+                scores = torch.bmm(q[i], k[i, :, start:end].transpose(1, 2))
+                new_max = torch.maximum(run_max,
+                                        scores.amax(-1, keepdim=True))
+                rescale = run_max.sub_(new_max).exp_()
+                probs = scores.sub_(new_max).exp_()  # not yet normalised
+                run_sum.mul_(rescale).add_(probs.sum(-1, keepdim=True))
+                # a float copy: multiplying by the bytes directly is slower
+                block = mask[:probs.numel()].view_as(probs)
+                block.copy_(_block_mask(kept[i], heads, queries, start, end))
+                out[i].mul_(rescale).baddbmm_(probs.mul_(block),
+                                              v_i[:, start:end])
+                run_max = new_max
+            out[i].div_(run_sum * keep)
+            torch.add(run_max, run_sum.log_(), out=lse[i])
+        ctx.save_for_backward(query, key, value, weight, bias, kept, out,
+                              lse)
+        ctx.config = heads, drop, shared
+        return out.transpose(1, 2).flatten(2)
 
     @staticmethod
     def backward(ctx, grad_out):
-        query, key, value, weight, bias = ctx.saved_tensors
-        heads, drop, seed = ctx.config
-        inputs = (query, key, value)
-        weights = weight.chunk(3)
-        biases = (None, ) * 3 if bias is None else bias.chunk(3)
-        q, k, v = (_project(x, w, b, heads)
-                   for x, w, b in zip(inputs, weights, biases))
-        scale = 1 / math.sqrt(q.shape[-1])
-        q = q * scale
-        probs = torch.matmul(q, k.transpose(-2, -1)).softmax(-1)
-        noise = dropout_noise(probs, 1 - drop, seed)
-        grad_out = grad_out.unflatten(-1, (heads, -1)).transpose(1, 2)
-        grad_v = torch.matmul((probs * noise).transpose(-2, -1), grad_out)
-        grad_probs = torch.matmul(grad_out, v.transpose(-2, -1)).mul_(noise)
-        del noise
-        grad_scores = torch._softmax_backward_data(grad_probs, probs, -1,
-                                                   probs.dtype)
-        del probs, grad_probs
-        grad_q = torch.matmul(grad_scores, k).mul_(scale)
-        grad_k = torch.matmul(grad_scores.transpose(-2, -1), q)
-        del grad_scores
-        grad_inputs, grad_weights, grad_biases = [], [], []
-        for x, w, g in zip(inputs, weights, (grad_q, grad_k, grad_v)):
-            g = g.transpose(1, 2).flatten(2)  # [B, n, C]
-            grad_inputs.append(
-                torch.matmul(g, w) if x.requires_grad else None)
-            grad_weights.append(g.flatten(0, 1).t() @ x.flatten(0, 1))
-            grad_biases.append(g.sum((0, 1)))
-        return (*grad_inputs, torch.cat(grad_weights),
-                None if bias is None else torch.cat(grad_biases), None, None,
-                None)
+        query, key, value, weight, bias, kept, out, lse = ctx.saved_tensors
+        heads, drop, shared = ctx.config
+        keep = 1 - drop
+        q, k, v, scale = _project(query, key, value, weight, bias, heads)
+        batch, _, queries, _ = q.shape
+        length = k.shape[2]
+        grad_out = _split_heads(grad_out, heads)
+        # softmax backward's sum over the keys of grad x probs, per query
+        delta = (grad_out * out).sum(-1, keepdim=True)
+        grad_out = grad_out.div(keep).contiguous()
+        grad_q = torch.zeros_like(q)
+        grad_k = key.new_empty(key.shape)
+        # shared: the sum over the images of the value gradients
+        grad_v = value.new_zeros(value.shape) if shared else \
+            value.new_empty(value.shape)
+        grad_k_heads = _split_heads(grad_k, heads)
+        grad_v_heads = _split_heads(grad_v, heads)
+        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length))
+        for i in range(batch):
+            q_i, grad_i = q[i], grad_out[i]
+            v_i = v[0 if shared else i]
+            grad_v_i = grad_v_heads[0 if shared else i]
+            for start, end in _blocks(length):
+                k_j = k[i, :, start:end]
+                probs = torch.bmm(q_i, k_j.transpose(1, 2)).sub_(
+                    lse[i]).exp_()
+                block = mask[:probs.numel()].view_as(probs)
+                block.copy_(_block_mask(kept[i], heads, queries, start, end))
+                grad_v_block = torch.bmm((probs * block).transpose(1, 2),
+                                         grad_i)
+                if shared:
+                    grad_v_i[:, start:end] += grad_v_block
+                else:
+                    grad_v_i[:, start:end] = grad_v_block
+                grad_scores = torch.bmm(
+                    grad_i, v_i[:, start:end].transpose(1, 2)).mul_(
+                        block).sub_(delta[i]).mul_(probs)
+                grad_q[i].baddbmm_(grad_scores, k_j)
+                grad_k_heads[i, :, start:end] = torch.bmm(
+                    grad_scores.transpose(1, 2), q_i)
+        grad_q = grad_q.mul_(scale).transpose(1, 2).flatten(2)  # [B, Q, C]
+        inputs, grads = (query, key, value), (grad_q, grad_k, grad_v)
+        grad_inputs = [
+            torch.matmul(g, w) if needed else None
+            for g, w, needed in zip(grads, weight.chunk(3),
+                                    ctx.needs_input_grad)
+        ]
+        grad_weight = torch.cat([
+            g.flatten(0, 1).t() @ x.flatten(0, 1)
+            for x, g in zip(inputs, grads)
+        ])
+        grad_bias = None if bias is None else torch.cat(
+            [g.sum((0, 1)) for g in grads])
+        return (*grad_inputs, grad_weight, grad_bias, None, None, None)
 
 
 def dropout_attention(query: Tensor, key: Tensor, value: Tensor,
@@ -126,9 +220,9 @@ def dropout_attention(query: Tensor, key: Tensor, value: Tensor,
         in_proj_weight (Tensor): [3C, C]; ``in_proj_bias`` [3C] or None.
         heads (int): Attention heads.
         drop (float): Dropout probability of the attention weights.
-        seed (int, optional): Seed of the dropout mask; by default drawn from
-            torch's default generator (reproducible under
-            ``torch.manual_seed``).
+        seed (int, optional): Seed of the dropout mask
+            (:func:`dropout_noise`); by default drawn from torch's default
+            generator (reproducible under ``torch.manual_seed``).
 
     Returns:
         Tensor: [B, Q, C], the heads concatenated.

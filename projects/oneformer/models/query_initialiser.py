@@ -92,9 +92,12 @@ class OneFormerQueryInitialiser(BaseModule):
             Tensor: Object queries [B*T, N, C]; the task token is the last one.
         """
         batch_size, _, h, w = mask_features.shape
+        # the sine encoding of an unpadded map is the same for every image:
+        # one [1, L, C] copy, broadcast (the attention projects it once)
         pos = self.positional_encoding(
-            mask_features.new_zeros((batch_size, h, w), dtype=torch.bool))
-        pos = pos.flatten(2).transpose(1, 2)
+            mask_features.new_zeros((1, h, w), dtype=torch.bool))
+        pos = pos.flatten(2).transpose(1, 2).contiguous().expand(
+            batch_size, -1, -1)
         proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
         query = task_tokens.unsqueeze(1).expand(-1, query_pos.shape[0], -1)
         query_pos = query_pos.unsqueeze(0).expand(task_tokens.shape[0], -1,
