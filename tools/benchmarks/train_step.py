@@ -336,11 +336,10 @@ def worker(kind: str, args) -> None:
                 sort_by='self_cpu_time_total', row_limit=15,
                 max_name_column_width=50)
         else:  # quit
-            out = dict(peak_rss_gb=resource.getrusage(
-                resource.RUSAGE_SELF).ru_maxrss / 2**20)
-        print(json.dumps(out), flush=True)
-        if command not in ('step', 'profile'):
+            print(json.dumps(dict(peak_rss_gb=resource.getrusage(
+                resource.RUSAGE_SELF).ru_maxrss / 2**20)), flush=True)
             return
+        print(json.dumps(out), flush=True)
 
 
 class Worker:

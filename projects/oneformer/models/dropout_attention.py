@@ -75,6 +75,14 @@ def _block_mask(kept: Tensor, heads: int, queries: int, start: int,
         heads, queries, -1)
 
 
+def _float_block_mask(buffer: Tensor, kept: Tensor, heads: int, queries: int,
+                      start: int, end: int) -> Tensor:
+    """:func:`_block_mask` copied into ``buffer`` as floats (multiplying by
+    the bytes directly is slower)."""
+    block = buffer[:heads * queries * (end - start)].view(heads, queries, -1)
+    return block.copy_(_block_mask(kept, heads, queries, start, end))
+
+
 def dropout_noise(batch: int, heads: int, queries: int, keys: int,
                   drop: float, seed: int) -> Tensor:
     """[B, heads, Q, L] dropout noise (0, or 1 / (1 - ``drop``)) that
@@ -136,9 +144,8 @@ class _DropoutAttention(torch.autograd.Function):
                 rescale = run_max.sub_(new_max).exp_()
                 probs = scores.sub_(new_max).exp_()  # not yet normalised
                 run_sum.mul_(rescale).add_(probs.sum(-1, keepdim=True))
-                # a float copy: multiplying by the bytes directly is slower
-                block = mask[:probs.numel()].view_as(probs)
-                block.copy_(_block_mask(kept[i], heads, queries, start, end))
+                block = _float_block_mask(mask, kept[i], heads, queries,
+                                          start, end)
                 out[i].mul_(rescale).baddbmm_(probs.mul_(block),
                                               v_i[:, start:end])
                 run_max = new_max
@@ -177,8 +184,8 @@ class _DropoutAttention(torch.autograd.Function):
                 k_j = k[i, :, start:end]
                 probs = torch.bmm(q_i, k_j.transpose(1, 2)).sub_(
                     lse[i]).exp_()
-                block = mask[:probs.numel()].view_as(probs)
-                block.copy_(_block_mask(kept[i], heads, queries, start, end))
+                block = _float_block_mask(mask, kept[i], heads, queries,
+                                          start, end)
                 grad_v_block = torch.bmm((probs * block).transpose(1, 2),
                                          grad_i)
                 if shared:

@@ -93,7 +93,7 @@ class OneFormerQueryInitialiser(BaseModule):
         """
         batch_size, _, h, w = mask_features.shape
         # the sine encoding of an unpadded map is the same for every image:
-        # one [1, L, C] copy, broadcast (the attention projects it once)
+        # one [1, L, C] copy, broadcast (training on CPU projects it once)
         pos = self.positional_encoding(
             mask_features.new_zeros((1, h, w), dtype=torch.bool))
         pos = pos.flatten(2).transpose(1, 2).contiguous().expand(
