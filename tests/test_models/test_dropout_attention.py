@@ -69,27 +69,40 @@ def test_a_value_broadcast_over_the_batch_is_projected_once(monkeypatch):
 
 
 def test_mask_is_the_same_for_a_seed_on_any_thread_count():
-    """The mask of a seed, whatever thread count drew it; about 1 - p of it
-    kept; its parts draw different streams."""
-    mask = da.keep_mask(4 * 8 * 150 * 200, 0.9, seed=5)
-    assert mask.dtype == torch.uint8 and set(mask.unique().tolist()) == {0, 1}
+    """The mask of a seed, whatever thread count drew it, one bit per
+    element; about 1 - p of it kept; its parts draw different streams."""
+    numel = 4 * 8 * 150 * 200
+    packed = da.keep_mask(numel, 0.9, seed=5)
+    assert packed.dtype == torch.uint8 and packed.shape == (numel // 8, )
+    mask = da.unpack_mask(packed, numel)
+    assert set(mask.unique().tolist()) == {0, 1}
     assert abs(mask.float().mean().item() - 0.9) < 3e-3
     pool = da._pool
     try:
         da._pool = da.ThreadPoolExecutor(1)
-        assert da.keep_mask(mask.numel(), 0.9, seed=5).equal(mask)
+        assert da.keep_mask(numel, 0.9, seed=5).equal(packed)
     finally:
         da._pool = pool
-    assert not da.keep_mask(mask.numel(), 0.9, seed=6).equal(mask)
+    assert not da.keep_mask(numel, 0.9, seed=6).equal(packed)
     parts = mask.chunk(da.MASK_CHUNKS)
     assert not parts[0][:1000].equal(parts[1][:1000])
+    # the draws: part i's uniform samples from a generator seeded seed + i
+    # (11 elements: 6 parts, a padded last byte)
+    for numel in (11, 4 * 8 * 150 * 200):
+        expected = torch.cat([
+            torch.empty(len(part)).uniform_(
+                generator=torch.Generator().manual_seed(5 + i)) < 0.9
+            for i, part in enumerate(torch.empty(numel).chunk(da.MASK_CHUNKS))
+        ])
+        assert da.unpack_mask(da.keep_mask(numel, 0.9, seed=5),
+                              numel).equal(expected.to(torch.uint8))
 
 
 def test_fused_attention_trains_with_it_on_cpu():
     """FusedMultiheadAttention in training with attention dropout on CPU:
     the output and gradients of the released math under the mask of the
-    seed it draws; of [B, heads, Q, L] size only the byte mask is kept for
-    backward."""
+    seed it draws; nothing of [B, heads, Q, L] size is kept for backward,
+    the mask one bit per element."""
     module = FusedMultiheadAttention(
         embed_dims=8, num_heads=2, attn_drop=0.5, batch_first=True).train()
     inputs = [torch.randn(2, n, 8) for n in (5, 40, 40, 5, 40)]
@@ -102,9 +115,8 @@ def test_fused_attention_trains_with_it_on_cpu():
             lambda t: saved.append((t.numel(), t.dtype)) or t, lambda t: t):
         out = module(x[0], x[1], x[2], query_pos=x[3], key_pos=x[4])
     out.pow(2).sum().backward()
-    # of [B, heads, Q, L] size only the byte mask
-    assert sorted(dtype for n, dtype in saved
-                  if n >= 2 * 2 * 5 * 40) == [torch.uint8]
+    assert max(n for n, _ in saved) < 2 * 2 * 5 * 40
+    assert (2 * 2 * 5 * 40 // 8, torch.uint8) in saved
 
     torch.manual_seed(1)
     seed = int(torch.randint(2**62, ()))
@@ -168,11 +180,11 @@ def test_noise_in_a_forked_child():
     """A child forked after the pool started draws with a pool of its own
     (the parent's threads do not exist there) and the same mask."""
     import multiprocessing as mp
-    mask = da.keep_mask(2 * 4 * 10 * 30, 0.9, seed=11)
+    numel = 2 * 4 * 10 * 30
+    mask = da.keep_mask(numel, 0.9, seed=11)
     ctx = mp.get_context('fork')
     with ctx.Pool(1) as pool:
-        child = pool.apply_async(_child_mask, (mask.numel(), 11)).get(
-            timeout=60)
+        child = pool.apply_async(_child_mask, (numel, 11)).get(timeout=60)
     assert child.equal(mask)
 
 

@@ -10,17 +10,18 @@ batch 2, and every pass over them runs at memory speed.
 product, softmax, dropout, weighted sum) as one autograd function that walks
 the keys in blocks of ``KEY_BLOCK``: each block's scores stay in cache, the
 softmax is accumulated online (running max and sum, as in flash attention)
-and only the inputs, the output, the log-sum-exp per query and a byte mask
-are kept for backward, which recomputes the projections and each block's
-probabilities. The mask is drawn once per call in ``MASK_CHUNKS`` parts, each
-from its own generator seeded from the seed, on a thread pool, so it depends
-on the seed only, not on the thread count.
+and only the inputs, the output, the log-sum-exp per query and the mask, one
+bit per probability, are kept for backward, which recomputes the projections
+and each block's probabilities. The mask is drawn once per call in
+``MASK_CHUNKS`` parts, each from its own generator seeded from the seed, on a
+thread pool, so it depends on the seed only, not on the thread count.
 """
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -31,6 +32,9 @@ MASK_CHUNKS = 8
 #: keys per block: a block's [heads, Q, KEY_BLOCK] scores fit in cache
 KEY_BLOCK = 2048
 _pool: Optional[ThreadPoolExecutor] = None
+#: row b: the 8 mask elements (0. or 1.) of byte value b
+_UNPACKED = (torch.arange(256)[:, None] >> torch.arange(8)).bitwise_and_(
+    1).float()
 
 
 def _forget_pool() -> None:
@@ -43,23 +47,34 @@ os.register_at_fork(after_in_child=_forget_pool)
 
 
 def keep_mask(numel: int, keep: float, seed: int) -> Tensor:
-    """uint8 [numel]: 1 with probability ``keep``, the same for the same
-    ``seed``."""
+    """Packed uint8 [ceil(numel / 8)], bit j of byte i element 8 i + j
+    (:func:`unpack_mask`): each element 1 with probability ``keep``, the
+    same for the same ``seed``."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(min(MASK_CHUNKS, torch.get_num_threads()))
-    mask = torch.empty(numel, dtype=torch.uint8)
+    mask = torch.empty(numel, dtype=torch.bool)
     parts = mask.chunk(MASK_CHUNKS)
 
     def draw(i: int) -> None:
         # torch's CPU sampling is serial and releases the GIL: one thread
-        # per part; uniform samples are faster to draw than Bernoulli ones
+        # per part; uniform samples are faster to draw than Bernoulli ones.
+        # The comparison is numpy's: a parallel torch op here would give
+        # this thread an OpenMP team of its own, and with more OpenMP
+        # threads than cores libgomp stops its workers spinning between
+        # parallel regions, which slows every later op of the process.
         uniform = torch.empty(parts[i].shape).uniform_(
             generator=torch.Generator().manual_seed(seed + i))
-        torch.lt(uniform, keep, out=parts[i])
+        np.less(uniform.numpy(), np.float32(keep), out=parts[i].numpy())
 
     list(_pool.map(draw, range(len(parts))))
-    return mask
+    return torch.from_numpy(np.packbits(mask.numpy(), bitorder='little'))
+
+
+def unpack_mask(packed: Tensor, numel: int, dtype=torch.uint8) -> Tensor:
+    """The first ``numel`` elements (0 or 1, ``dtype``) of a packed mask."""
+    return torch.from_numpy(np.unpackbits(
+        packed.numpy(), count=numel, bitorder='little')).to(dtype)
 
 
 def _blocks(length: int):
@@ -67,32 +82,45 @@ def _blocks(length: int):
         yield start, min(start + KEY_BLOCK, length)
 
 
-def _block_mask(kept: Tensor, heads: int, queries: int, start: int,
-                end: int) -> Tensor:
-    """[heads, Q, end - start] of one image's flat mask: the blocks lie one
-    after another, each contiguous."""
-    return kept[heads * queries * start:heads * queries * end].view(
-        heads, queries, -1)
+def _block_range(image: int, heads: int, queries: int, keys: int,
+                 start: int, end: int):
+    """First element and length of a block of image ``image``'s mask in the
+    flat mask: the images' masks lie one after another, each the blocks of
+    [heads, Q, end - start] one after another."""
+    first = heads * queries * (image * keys + start)
+    return first, heads * queries * (end - start)
 
 
-def _float_block_mask(buffer: Tensor, kept: Tensor, heads: int, queries: int,
-                      start: int, end: int) -> Tensor:
-    """:func:`_block_mask` copied into ``buffer`` as floats (multiplying by
-    the bytes directly is slower)."""
-    block = buffer[:heads * queries * (end - start)].view(heads, queries, -1)
-    return block.copy_(_block_mask(kept, heads, queries, start, end))
+def _float_block_mask(buffer: Tensor, packed: Tensor, heads: int,
+                      queries: int, image: int, keys: int, start: int,
+                      end: int) -> Tensor:
+    """[heads, Q, end - start] floats of a block of a packed mask, unpacked
+    into ``buffer`` (at least 8 more elements than the block) by one row
+    gather of 8 floats per byte."""
+    first, numel = _block_range(image, heads, queries, keys, start, end)
+    lo, hi = first // 8, -(-(first + numel) // 8)
+    rows = buffer[:(hi - lo) * 8].view(-1, 8)
+    torch.index_select(_UNPACKED.to(buffer.dtype), 0, packed[lo:hi].int(),
+                       out=rows)
+    return buffer[first % 8:first % 8 + numel].view(heads, queries, -1)
 
 
 def dropout_noise(batch: int, heads: int, queries: int, keys: int,
                   drop: float, seed: int) -> Tensor:
     """[B, heads, Q, L] dropout noise (0, or 1 / (1 - ``drop``)) that
     :func:`dropout_attention` applies to the probabilities for ``seed``."""
-    kept = keep_mask(batch * heads * queries * keys, 1 - drop,
-                     seed).view(batch, -1)
+    numel = batch * heads * queries * keys
+    kept = unpack_mask(keep_mask(numel, 1 - drop, seed), numel,
+                       torch.float32)
+
+    def block(image, start, end):
+        first, size = _block_range(image, heads, queries, keys, start, end)
+        return kept[first:first + size].view(heads, queries, -1)
+
     return torch.cat([
-        torch.stack([_block_mask(k, heads, queries, *b) for k in kept])
+        torch.stack([block(i, *b) for i in range(batch)])
         for b in _blocks(keys)
-    ], -1).float().div_(1 - drop)
+    ], -1).div_(1 - drop)
 
 
 def _split_heads(x: Tensor, heads: int) -> Tensor:
@@ -128,11 +156,10 @@ class _DropoutAttention(torch.autograd.Function):
         batch, _, queries, _ = q.shape
         length = k.shape[2]
         keep = 1 - drop
-        kept = keep_mask(batch * heads * queries * length, keep,
-                         seed).view(batch, -1)
+        kept = keep_mask(batch * heads * queries * length, keep, seed)
         out = torch.zeros_like(q)
         lse = q.new_empty(q.shape[:-1] + (1, ))
-        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length))
+        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length) + 16)
         for i in range(batch):
             v_i = v[0 if shared else i]
             run_max = q.new_full((heads, queries, 1), -math.inf)
@@ -144,8 +171,8 @@ class _DropoutAttention(torch.autograd.Function):
                 rescale = run_max.sub_(new_max).exp_()
                 probs = scores.sub_(new_max).exp_()  # not yet normalised
                 run_sum.mul_(rescale).add_(probs.sum(-1, keepdim=True))
-                block = _float_block_mask(mask, kept[i], heads, queries,
-                                          start, end)
+                block = _float_block_mask(mask, kept, heads, queries, i,
+                                          length, start, end)
                 out[i].mul_(rescale).baddbmm_(probs.mul_(block),
                                               v_i[:, start:end])
                 run_max = new_max
@@ -175,7 +202,7 @@ class _DropoutAttention(torch.autograd.Function):
             value.new_empty(value.shape)
         grad_k_heads = _split_heads(grad_k, heads)
         grad_v_heads = _split_heads(grad_v, heads)
-        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length))
+        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length) + 16)
         for i in range(batch):
             q_i, grad_i = q[i], grad_out[i]
             v_i = v[0 if shared else i]
@@ -184,8 +211,8 @@ class _DropoutAttention(torch.autograd.Function):
                 k_j = k[i, :, start:end]
                 probs = torch.bmm(q_i, k_j.transpose(1, 2)).sub_(
                     lse[i]).exp_()
-                block = _float_block_mask(mask, kept[i], heads, queries,
-                                          start, end)
+                block = _float_block_mask(mask, kept, heads, queries, i,
+                                          length, start, end)
                 grad_v_block = torch.bmm((probs * block).transpose(1, 2),
                                          grad_i)
                 if shared:

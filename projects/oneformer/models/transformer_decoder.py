@@ -195,10 +195,11 @@ class TaskGroupedDetrDecoderLayer(DetrTransformerDecoderLayer):
                 query_pos: Tensor,
                 key: Tensor,
                 value: Tensor,
-                key_pos: Tensor,
+                key_pos: Optional[Tensor],
                 num_tasks: int = 1) -> Tensor:
         """Pair queries [B*T, Q, C] (``query_pos`` likewise) on per-image
-        ``key`` / ``value`` / ``key_pos`` [B, L, C] -> [B*T, Q, C]."""
+        ``key`` / ``value`` / ``key_pos`` [B, L, C] (``key_pos`` None: the
+        keys have their positions) -> [B*T, Q, C]."""
         query = self.norms[0](
             self.self_attn(query, query, query, query_pos, query_pos))
         query = ungroup_tasks(
@@ -279,8 +280,12 @@ class OneFormerQueryDecoder(DetrTransformerDecoder):
                 num_tasks: int = 1) -> Tensor:
         """Pair queries [B*T, Q, C] on per-image memory [B, L, C] ->
         post-normed queries [B*T, Q, C]."""
+        # every layer attends to the same keys: one sum and one contiguous
+        # copy (F.linear would copy a strided one at every use), which
+        # training on CPU keeps once for all layers' backward
+        key = (key + key_pos).contiguous()
         for layer in self.layers:
-            query = layer(query, query_pos, key, value, key_pos, num_tasks)
+            query = layer(query, query_pos, key, value, None, num_tasks)
         return self.post_norm(query)
 
 
