@@ -1,4 +1,7 @@
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -7,6 +10,7 @@ import torch.nn.functional as F
 from projects.oneformer.models import dropout_attention as da
 from projects.oneformer.models.transformer_decoder import \
     FusedMultiheadAttention
+from tests.utils import REPO
 
 
 def _reference(query, key, value, weight, bias, heads, noise):
@@ -190,3 +194,29 @@ def test_noise_in_a_forked_child():
 
 def _child_mask(numel, seed):
     return da.keep_mask(numel, 0.9, seed=seed)
+
+
+_THREADS_SCRIPT = """
+import os
+import torch
+from projects.oneformer.models import dropout_attention as da
+torch.set_num_threads(2)
+torch.ones(10**6).add_(1)  # the main thread's OpenMP team
+before = len(os.listdir('/proc/self/task'))
+da.keep_mask(2 * 10**6, 0.9, 0)
+print(len(os.listdir('/proc/self/task')) - before)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self/task'), reason='Linux')
+def test_mask_draw_starts_no_openmp_team_of_its_own():
+    """The pool threads draw without parallel torch ops: a parallel op on a
+    pool thread would give it an OpenMP team of its own, and with more
+    OpenMP threads than cores libgomp stops its workers spinning between
+    parallel regions, which slows every later op of the process. A fresh
+    process on 2 threads gains the 2 pool threads and nothing else."""
+    out = subprocess.run([sys.executable, '-c', _THREADS_SCRIPT], cwd=REPO,
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=REPO))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == '2'
