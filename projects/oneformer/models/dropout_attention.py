@@ -91,12 +91,19 @@ def _block_range(image: int, heads: int, queries: int, keys: int,
     return first, heads * queries * (end - start)
 
 
+def _block_buffer(like: Tensor, heads: int, queries: int,
+                  keys: int) -> Tensor:
+    """Buffer for :func:`_float_block_mask`: a block's bits start and end
+    inside a byte, so its whole bytes hold up to 14 elements more."""
+    return like.new_empty(heads * queries * min(KEY_BLOCK, keys) + 14)
+
+
 def _float_block_mask(buffer: Tensor, packed: Tensor, heads: int,
                       queries: int, image: int, keys: int, start: int,
                       end: int) -> Tensor:
     """[heads, Q, end - start] floats of a block of a packed mask, unpacked
-    into ``buffer`` (at least 8 more elements than the block) by one row
-    gather of 8 floats per byte."""
+    into ``buffer`` (:func:`_block_buffer`) by one row gather of 8 floats
+    per byte."""
     first, numel = _block_range(image, heads, queries, keys, start, end)
     lo, hi = first // 8, -(-(first + numel) // 8)
     rows = buffer[:(hi - lo) * 8].view(-1, 8)
@@ -159,7 +166,7 @@ class _DropoutAttention(torch.autograd.Function):
         kept = keep_mask(batch * heads * queries * length, keep, seed)
         out = torch.zeros_like(q)
         lse = q.new_empty(q.shape[:-1] + (1, ))
-        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length) + 16)
+        mask = _block_buffer(q, heads, queries, length)
         for i in range(batch):
             v_i = v[0 if shared else i]
             run_max = q.new_full((heads, queries, 1), -math.inf)
@@ -202,7 +209,7 @@ class _DropoutAttention(torch.autograd.Function):
             value.new_empty(value.shape)
         grad_k_heads = _split_heads(grad_k, heads)
         grad_v_heads = _split_heads(grad_v, heads)
-        mask = q.new_empty(heads * queries * min(KEY_BLOCK, length) + 16)
+        mask = _block_buffer(q, heads, queries, length)
         for i in range(batch):
             q_i, grad_i = q[i], grad_out[i]
             v_i = v[0 if shared else i]
