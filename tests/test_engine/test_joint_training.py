@@ -1,5 +1,6 @@
 """A tiny OneFormer trained jointly (task sampled per image) on the toy dataset learns,
-and one three-task evaluation run equals three single-task runs."""
+and one three-task evaluation run equals three single-task runs, predictions and
+metrics."""
 import copy
 import json
 import os
@@ -12,12 +13,17 @@ import pytest
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+
 import projects.oneformer  # noqa: F401
 from tests.utils import REPO, _load_tool, make_toy_dataset
 
 TERMS = ('loss', 'loss_cls', 'loss_mask', 'loss_dice', 'loss_contrastive')
 ITERS, WINDOW = 60, 15
 EVALUATOR_OF = dict(panoptic=0, instance=1, semantic=2)  # toy base's evaluator order
+# mmdet's data-sample field of each task's prediction
+FIELD_OF = dict(panoptic='pred_panoptic_seg', instance='pred_instances',
+                semantic='pred_sem_seg')
 
 
 class RecordTasks(Hook):
@@ -28,6 +34,24 @@ class RecordTasks(Hook):
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         self.tasks += [s.task for s in data_batch['data_samples']]
+
+
+class RecordPredictions(Hook):
+    """Keeps every test image's predictions: ``{img_path: {task: arrays}}``."""
+
+    def __init__(self):
+        self.predictions = {}
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        for sample in outputs:
+            got = self.predictions.setdefault(sample.img_path, {})
+            for task, field in FIELD_OF.items():
+                if field not in sample:
+                    continue
+                pred = sample.get(field)
+                keys = ('masks', 'labels', 'scores') if task == 'instance' \
+                    else ('sem_seg', )
+                got[task] = {k: pred.get(k).cpu().numpy() for k in keys}
 
 
 def _toy_cfg(root, work_dir):
@@ -94,18 +118,46 @@ def _test(root, work_dir, checkpoint, name, tasks=None, task=None):
     cfg.model.test_cfg.update(tasks=tasks, task=task, object_mask_thr=0.0)
     if task is not None:  # a single-task run feeds only that task's metric
         cfg.test_evaluator = [copy.deepcopy(cfg.test_evaluator[EVALUATOR_OF[task]])]
-    return Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(cfg)
+    recorder = RecordPredictions()
+    runner.register_hook(recorder)
+    return runner.test(), recorder.predictions, cfg.model.panoptic_head
 
 
 def test_three_task_run_equals_three_single_task_runs(trained, tmp_path):
     _, _, checkpoint, root = trained
-    joint = _test(root, str(tmp_path / 'all'), checkpoint, 'all',
-                  tasks=['panoptic', 'instance', 'semantic'])
-    single = {}
+    joint, joint_preds, head = _test(root, str(tmp_path / 'all'), checkpoint, 'all',
+                                     tasks=['panoptic', 'instance', 'semantic'])
+    single, single_preds = {}, {}
     for task in EVALUATOR_OF:
-        single.update(_test(root, str(tmp_path / task), checkpoint, task, task=task))
+        metrics, preds, _ = _test(root, str(tmp_path / task), checkpoint, task,
+                                  task=task)
+        single.update(metrics)
+        for path, got in preds.items():
+            single_preds.setdefault(path, {}).update(got)
     assert joint == single
-    # the comparison is not vacuous: each task's metric is non-trivial
-    assert joint['coco_panoptic/PQ'] > 0
+    # every image's prediction of every task is the same: the masks, labels and
+    # label maps exactly, the scores within float rounding (the three tasks'
+    # queries go through the shared cross-attention as one batch, which rounds
+    # otherwise than one task's)
+    assert len(joint_preds) == 6 and joint_preds.keys() == single_preds.keys()
+    for path, got in joint_preds.items():
+        assert got.keys() == single_preds[path].keys() == FIELD_OF.keys(), path
+        for task, arrays in got.items():
+            for key, value in arrays.items():
+                expected, where = single_preds[path][task][key], f'{path} {task} {key}'
+                if key == 'scores':
+                    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6,
+                                               err_msg=where)
+                else:
+                    np.testing.assert_array_equal(value, expected, err_msg=where)
+    # the comparison is not vacuous: each task predicts something, and the
+    # instance and semantic metrics are non-trivial (what PQ a 60-iteration
+    # toy model reaches hangs on float rounding in training)
+    void = head.num_things_classes + head.num_stuff_classes
+    for got in joint_preds.values():
+        labels = got['panoptic']['sem_seg'] % INSTANCE_OFFSET
+        assert (labels != void).any()
+        assert len(got['instance']['scores']) > 0
     assert joint['coco/segm_mAP'] > 0
     assert joint['sem_seg/mIoU'] > 0
