@@ -48,6 +48,40 @@ def test_values_are_positions_and_keys_add_projected_features(initialiser):
     assert same.abs().max() < 1e-6
 
 
+def test_inference_keys_and_values_are_the_released_ones(initialiser):
+    """Inference folds the 1x1 projection into the key projections and
+    splits the sine encoding by axis; against the released math written
+    out here on the full h x w encoding (mmdet's ``SinePositionalEncoding``):
+    keys W_k (pos + P x + b_P) + b_k, values W_v pos + b_v, and the queries
+    against the training path's (no dropout here)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in initialiser.parameters():  # biases too (they init to 0)
+            p.normal_(0, 0.3)
+    feats = torch.randn(2, 16, 8, 12)
+    pos = initialiser.positional_encoding(
+        torch.zeros(1, 8, 12, dtype=torch.bool)).flatten(2).transpose(1, 2)
+    conv = initialiser.class_input_proj
+    keys_in = pos + torch.einsum('oc,bcl->blo', conv.weight.flatten(1),
+                                 feats.flatten(2)) + conv.bias
+    with torch.no_grad():
+        memories = initialiser._projected_memory(feats)
+        assert len(memories) == 2
+        for layer, (keys, values) in zip(initialiser.decoder.layers,
+                                         memories):
+            _, w_k, w_v = layer.cross_attn.attn.in_proj_weight.chunk(3)
+            _, b_k, b_v = layer.cross_attn.attn.in_proj_bias.chunk(3)
+            torch.testing.assert_close(keys, keys_in @ w_k.t() + b_k,
+                                       rtol=0, atol=1e-5)
+            torch.testing.assert_close(values, (pos @ w_v.t() + b_v).expand(
+                2, -1, -1), rtol=0, atol=1e-5)
+        task, query_pos = torch.randn(4, DIMS), torch.randn(6, DIMS)
+        got = initialiser(task, feats, query_pos, num_tasks=2)
+        expected = initialiser.train()(task, feats, query_pos, num_tasks=2)
+    assert (got - expected).abs().max() < 1e-5
+    assert (expected[:, :-1] - expected[:1, :-1]).abs().max() > 1e-2
+
+
 def test_attention_with_dropout_is_recomputed_in_backward_exactly(
         monkeypatch):
     """Training with attention dropout and a mask (and on a GPU): the

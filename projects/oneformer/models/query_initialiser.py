@@ -5,6 +5,7 @@ transformer decoder attending to the stride-4 features, and the task token is
 appended as the last query.
 """
 import copy
+from typing import List, Optional, Tuple
 
 import torch
 from mmcv.cnn import Conv2d
@@ -92,18 +93,86 @@ class OneFormerQueryInitialiser(BaseModule):
             Tensor: Object queries [B*T, N, C]; the task token is the last one.
         """
         batch_size, _, h, w = mask_features.shape
-        # the sine encoding of an unpadded map is the same for every image:
-        # one [1, L, C] copy, broadcast (training on CPU projects it once)
-        pos = self.positional_encoding(
-            mask_features.new_zeros((1, h, w), dtype=torch.bool))
-        pos = pos.flatten(2).transpose(1, 2).contiguous().expand(
-            batch_size, -1, -1)
-        proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
         query = task_tokens.unsqueeze(1).expand(-1, query_pos.shape[0], -1)
         query_pos = query_pos.unsqueeze(0).expand(task_tokens.shape[0], -1,
                                                   -1)
+        if not self.training:  # no attention dropout
+            return self._with_task_token(self.decoder(
+                query, query_pos, None, None, None, num_tasks,
+                projected=self._projected_memory(mask_features)),
+                task_tokens)
+        # the sine encoding of an unpadded map is the same for every image:
+        # one copy, broadcast (training on CPU projects it once)
+        pos = self._encoding(mask_features, h, w)
+        pos = pos.flatten(2).transpose(1, 2).contiguous().expand(
+            batch_size, -1, -1)
+        proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
         # Released quirk, kept for weight compatibility: values are the sine
         # encoding and keys add the projected features on top of it.
         query = self.decoder(query, query_pos, key=pos, value=pos,
                              key_pos=proj, num_tasks=num_tasks)
+        return self._with_task_token(query, task_tokens)
+
+    @staticmethod
+    def _with_task_token(query: Tensor, task_tokens: Tensor) -> Tensor:
+        """[B*T, N-1, C] queries + [B*T, C] task tokens -> [B*T, N, C]."""
         return torch.cat([query, task_tokens.unsqueeze(1)], dim=1)
+
+    def _encoding(self, like: Tensor, h: int, w: int) -> Tensor:
+        """The sine encoding [1, C, h, w] of an unpadded h x w map."""
+        return self.positional_encoding(
+            like.new_zeros((1, h, w), dtype=torch.bool))
+
+    def _projected_memory(self,
+                          mask_features: Tensor) -> List[Tuple[Tensor, Tensor]]:
+        """Each decoder layer's cross-attention keys and values, in-projected
+        [B, L, C]: the released keys W_k (pos + P x) + b_k (P the 1x1
+        ``class_input_proj``) and values W_v pos + b_v, in fewer products.
+
+        * The 1x1 projection is folded into every layer's key projection:
+          (W_k P) x + W_k (pos + b_P) + b_k, one [L, C_in] x [C_in, C]
+          product per layer instead of one for P plus one per layer.
+        * The sine encoding ``pos`` [1, C, h, w] of an unpadded map is its
+          row encoding (the first ``num_feats`` channels, the same along x)
+          followed by its column encoding (the same along y), so W pos at
+          (y, x) is W_row row(y) + W_col col(x): [h, C] and [w, C] products
+          summed by broadcasting. The values need no [L, C] product at all.
+          Each axis is normalised by its own length, so the rows are those
+          of an h x 1 map's encoding and the columns those of a 1 x w map's.
+
+        The same math; the rounding differs.
+        """
+        batch_size, _, h, w = mask_features.shape
+        half = self.positional_encoding.num_feats
+        rows = self._encoding(mask_features, h, 1)[0, :half, :, 0].t()
+        cols = self._encoding(mask_features, 1, w)[0, half:, 0, :].t()
+        conv = self.class_input_proj
+        conv_weight = conv.weight.flatten(1)  # [C, C_in]
+        features = mask_features.flatten(2).transpose(1, 2)  # [B, L, C_in]
+
+        def encoded(weight: Tensor, bias: Tensor) -> Tensor:
+            """weight @ pos + bias, [1, L, C]."""
+            return (torch.addmm(bias, rows, weight[:, :half].t())[:, None] +
+                    cols @ weight[:, half:].t()).view(1, h * w, -1)
+
+        memories = []
+        for layer in self.decoder.layers:
+            attn = layer.cross_attn.attn
+            _, key_weight, value_weight = attn.in_proj_weight.chunk(3)
+            _, key_bias, value_bias = _bias(attn.in_proj_bias,
+                                            attn.in_proj_weight).chunk(3)
+            key_bias = key_bias + key_weight @ _bias(conv.bias, conv_weight)
+            keys = torch.baddbmm(
+                encoded(key_weight, key_bias).expand(batch_size, -1, -1),
+                features, (key_weight @ conv_weight).t().expand(
+                    batch_size, -1, -1))
+            values = encoded(value_weight, value_bias).expand(
+                batch_size, -1, -1)
+            memories.append((keys, values))
+        return memories
+
+
+def _bias(bias: Optional[Tensor], weight: Tensor) -> Tensor:
+    """The bias of a layer with ``weight`` [C_out, C_in], zeros [C_out] for
+    a layer without one."""
+    return bias if bias is not None else weight.new_zeros(weight.shape[0])

@@ -84,13 +84,16 @@ class FusedMultiheadAttention(MultiheadAttention):
                 value: Tensor,
                 query_pos: Optional[Tensor] = None,
                 key_pos: Optional[Tensor] = None,
-                attn_mask: Optional[Tensor] = None) -> Tensor:
+                attn_mask: Optional[Tensor] = None,
+                projected: bool = False) -> Tensor:
         """
         Args:
             query (Tensor): [B, Q, C]; ``key`` / ``value`` [B, L, C];
                 positions likewise.
             attn_mask (Tensor, optional): Bool, True = blocked,
                 [B*heads, Q, L] or [B, 1, Q, L] (the same for every head).
+            projected (bool): ``key`` and ``value`` are already their
+                in-projections (the keys' positions included), [B, L, C].
         """
         query_in = query if query_pos is None else query + query_pos
         if key_pos is not None:
@@ -98,31 +101,35 @@ class FusedMultiheadAttention(MultiheadAttention):
         args = (query_in, key, value, attn_mask)
         attn = self.attn
         if self.training and attn.dropout > 0 and torch.is_grad_enabled():
-            if attn_mask is None and query.device.type == 'cpu':
+            if attn_mask is None and query.device.type == 'cpu' \
+                    and not projected:
                 out = attn.out_proj(dropout_attention(
                     query_in, key, value, attn.in_proj_weight,
                     attn.in_proj_bias, attn.num_heads, attn.dropout))
             else:
-                out = checkpoint(self._attend, *args, True,
+                out = checkpoint(self._attend, *args, True, projected,
                                  use_reentrant=False)
         else:
-            out = self._attend(*args, self.training)
+            out = self._attend(*args, self.training, projected)
         return query + self.dropout_layer(self.proj_drop(out))
 
     def _attend(self, query: Tensor, key: Tensor, value: Tensor,
-                attn_mask: Optional[Tensor], training: bool) -> Tensor:
-        """In-projections, attention per head and out-projection of batch
-        first inputs, with dropout in the mode of the forward pass (a
-        backward's recomputation may run after the model was switched to
-        eval)."""
+                attn_mask: Optional[Tensor], training: bool,
+                projected: bool = False) -> Tensor:
+        """In-projections (of the query only when ``projected``), attention
+        per head and out-projection of batch first inputs, with dropout in
+        the mode of the forward pass (a backward's recomputation may run
+        after the model was switched to eval)."""
         attn = self.attn
         heads = attn.num_heads
         biases = (None, ) * 3 if attn.in_proj_bias is None else \
             attn.in_proj_bias.chunk(3)
+        inputs = (query, ) if projected else (query, key, value)
         q, k, v = (
-            F.linear(x, w, b).unflatten(-1, (heads, -1)).transpose(1, 2)
-            for x, w, b in zip((query, key, value),
-                               attn.in_proj_weight.chunk(3), biases))
+            x.unflatten(-1, (heads, -1)).transpose(1, 2)
+            for x in [F.linear(x, w, b) for x, w, b in zip(
+                inputs, attn.in_proj_weight.chunk(3), biases)]
+            + ([key, value] if projected else []))
         if attn_mask is not None:
             if attn_mask.dim() == 3:
                 attn_mask = attn_mask.unflatten(0, (-1, heads))
@@ -196,16 +203,19 @@ class TaskGroupedDetrDecoderLayer(DetrTransformerDecoderLayer):
                 key: Tensor,
                 value: Tensor,
                 key_pos: Optional[Tensor],
-                num_tasks: int = 1) -> Tensor:
+                num_tasks: int = 1,
+                projected: bool = False) -> Tensor:
         """Pair queries [B*T, Q, C] (``query_pos`` likewise) on per-image
         ``key`` / ``value`` / ``key_pos`` [B, L, C] (``key_pos`` None: the
-        keys have their positions) -> [B*T, Q, C]."""
+        keys have their positions; ``projected``: the keys and values are
+        the cross-attention's in-projections) -> [B*T, Q, C]."""
         query = self.norms[0](
             self.self_attn(query, query, query, query_pos, query_pos))
         query = ungroup_tasks(
             self.cross_attn(
                 group_tasks(query, num_tasks), key, value,
-                group_tasks(query_pos, num_tasks), key_pos), num_tasks)
+                group_tasks(query_pos, num_tasks), key_pos,
+                projected=projected), num_tasks)
         return self.norms[2](self.ffn(self.norms[1](query)))
 
 
@@ -275,17 +285,28 @@ class OneFormerQueryDecoder(DetrTransformerDecoder):
     def _init_layers(self) -> None:
         _build_layers(self, TaskGroupedDetrDecoderLayer)
 
-    def forward(self, query: Tensor, query_pos: Tensor, key: Tensor,
-                value: Tensor, key_pos: Tensor,
-                num_tasks: int = 1) -> Tensor:
+    def forward(self, query: Tensor, query_pos: Tensor,
+                key: Optional[Tensor], value: Optional[Tensor],
+                key_pos: Optional[Tensor], num_tasks: int = 1,
+                projected: Optional[Sequence[Tuple[Tensor, Tensor]]] = None
+                ) -> Tensor:
         """Pair queries [B*T, Q, C] on per-image memory [B, L, C] ->
-        post-normed queries [B*T, Q, C]."""
-        # every layer attends to the same keys: one sum and one contiguous
-        # copy (F.linear would copy a strided one at every use), which
-        # training on CPU keeps once for all layers' backward
-        key = (key + key_pos).contiguous()
-        for layer in self.layers:
-            query = layer(query, query_pos, key, value, None, num_tasks)
+        post-normed queries [B*T, Q, C].
+
+        ``projected``, instead of ``key`` / ``value`` / ``key_pos``: each
+        layer's cross-attention keys and values, already in-projected, [B, L,
+        C] each (see ``OneFormerQueryInitialiser``)."""
+        if projected is None:
+            # every layer attends to the same keys: one sum and one
+            # contiguous copy (F.linear would copy a strided one at every
+            # use), which training on CPU keeps once for all layers' backward
+            key = (key + key_pos).contiguous()
+            memories = [(key, value)] * len(self.layers)
+        else:
+            memories = projected
+        for layer, (key, value) in zip(self.layers, memories):
+            query = layer(query, query_pos, key, value, None, num_tasks,
+                          projected is not None)
         return self.post_norm(query)
 
 
