@@ -195,6 +195,36 @@ def test_stride_4_masks_upsampled_to_padded_input_first():
         assert got.shape == (1, 26, 38) and got.equal(expected)
 
 
+@pytest.mark.parametrize('size,factor', [((4, 6), 4), ((7, 9), 2)])
+def test_semantic_rule_upsamples_slab_by_slab_as_the_whole_map(
+        monkeypatch, size, factor):
+    """Without a resize to ``ori_shape`` the semantic rule upsamples the
+    masks in slabs of rows (here of 2 and 3 rows, the last one shorter): each
+    slab equals those rows of torch's upsampling of the whole map, cropped,
+    and the label map equals the einsum over the whole map."""
+    from projects.oneformer.models import fusion_head as module
+    torch.manual_seed(0)
+    head = fusion_head()
+    cls = torch.randn(5, 5)
+    masks = torch.randn(5, *size) * 4
+    pad = (size[0] * factor, size[1] * factor)
+    img = (pad[0] - 3, pad[1] - 5)
+    meta = dict(pad_shape=pad, img_shape=img, ori_shape=img)
+    whole = F.interpolate(masks[None], size=pad, mode='bilinear',
+                          align_corners=False)[0, :, :img[0], :img[1]]
+    expected = torch.einsum('qk,qhw->khw', cls.softmax(-1)[:, :-1],
+                            whole.sigmoid()).argmax(0)
+    for rows in (2, 3):
+        monkeypatch.setattr(module, '_SEMANTIC_SLAB', rows * pad[1])
+        slabs = list(head._resized_slabs(
+            masks, dict(meta, batch_input_shape=pad), True))
+        assert len(slabs) == -(-img[0] // rows) > 1
+        assert all(slab.shape[1] == rows for slab in slabs[:-1])
+        assert torch.cat(slabs, dim=1).equal(whole)
+        sem = predict(head, cls, masks, 'semantic', **meta)['sem_results']
+        assert sem.sem_seg[0].equal(expected)
+
+
 def test_unknown_task_rejected():
     with pytest.raises(ValueError, match='panoptic'):
         predict(fusion_head(), SEMANTIC_CLS, SEMANTIC_MASKS, 'depth')

@@ -1,6 +1,6 @@
 """Post-processing of OneFormer predictions with the released rules."""
 import functools
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +15,8 @@ from ..tasks import TASK_SPECS, check_tasks
 
 # pixels per block of the semantic rule: the [block, K] scores stay in cache
 _SEMANTIC_BLOCK = 4096
+# output pixels (whole rows) per slab the semantic rule upsamples at a time
+_SEMANTIC_SLAB = 32768
 # instance masks resized and scored per chunk of this many
 _INSTANCE_CHUNK = 8
 
@@ -74,30 +76,82 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         self.test_cfg = ConfigDict({**self.DEFAULT_TEST_CFG,
                                     **(test_cfg or {})})
 
-    def semantic_postprocess(self, mask_cls: Tensor,
-                             mask_pred: Tensor) -> PixelData:
+    def semantic_postprocess(self,
+                             mask_cls: Tensor,
+                             mask_pred: Tensor,
+                             meta: Optional[dict] = None,
+                             rescale: bool = True) -> PixelData:
         """Sum over queries of class probs x mask probs, then argmax.
 
         Args:
             mask_cls (Tensor): Class logits [N, K+1].
-            mask_pred (Tensor): Mask logits [N, H, W].
+            mask_pred (Tensor): Mask logits [N, H, W] at the output size, or,
+                with ``meta``, as the model predicts them ([N, h, w]).
+            meta (dict, optional): The image's meta: ``mask_pred`` is then
+                resized first (:meth:`crop_and_rescale`).
+            rescale (bool): With ``meta``, resize to ``ori_shape``.
 
         Returns:
             PixelData: ``sem_seg`` label map [1, H, W]; with
             ``test_cfg.semantic_scores`` also ``scores`` [K, H, W].
         """
         if self.test_cfg.get('semantic_scores', False):
+            if meta is not None:
+                mask_pred = self.crop_and_rescale(mask_pred, meta, rescale)
             scores = semantic_inference(mask_cls, mask_pred)
             return PixelData(sem_seg=scores.argmax(0)[None], scores=scores)
         # The same sum as a [pixels, N] x [N, K] matmul, block by block: the
         # K x H x W scores are never written out, only their argmax (over
         # the contiguous class axis).
         probs = F.softmax(mask_cls, dim=-1)[:, :-1]
-        labels = torch.cat([
-            torch.mm(block.sigmoid().t(), probs).argmax(1)
-            for block in mask_pred.flatten(1).split(_SEMANTIC_BLOCK, dim=1)
-        ])
-        return PixelData(sem_seg=labels.view(1, *mask_pred.shape[-2:]))
+        slabs = [mask_pred] if meta is None else self._resized_slabs(
+            mask_pred, meta, rescale)
+        labels, height = [], 0
+        for slab in slabs:
+            height += slab.shape[1]
+            labels += [
+                torch.mm(block.sigmoid().t(), probs).argmax(1)
+                for block in slab.flatten(1).split(_SEMANTIC_BLOCK, dim=1)
+            ]
+        return PixelData(sem_seg=torch.cat(labels).view(1, height, -1))
+
+    def _resized_slabs(self, mask_pred: Tensor, meta: dict,
+                       rescale: bool) -> Iterator[Tensor]:
+        """``crop_and_rescale(mask_pred, meta, rescale)`` [N, H, W], as slabs
+        of whole rows [N, r, W], top to bottom.
+
+        When the masks are only upsampled by an integer factor s and cropped
+        (no resize to ``ori_shape``), each slab is upsampled on its own, from
+        the input rows its rows interpolate between: bilinear output row y
+        reads input rows floor(src) and floor(src) + 1 with src = (y + 0.5) /
+        s - 0.5, clamped to the map, and the columns are upsampled as in
+        the whole map. The full-size masks [N, H, W] are never written: each
+        slab is read by the rule while it is in cache. For a power-of-two s
+        (stride 4) every value equals the whole map's; otherwise the two
+        coordinates may round differently.
+        """
+        pad_h, pad_w = meta['batch_input_shape'][:2]
+        img_h, img_w = meta['img_shape'][:2]
+        num, h, w = mask_pred.shape
+        factor = pad_h // h
+        rows = max(1, _SEMANTIC_SLAB // pad_w)
+        resized = rescale and tuple(meta['ori_shape'][:2]) != (img_h, img_w)
+        if resized or factor * h != pad_h or factor == 1:
+            yield from self.crop_and_rescale(mask_pred, meta,
+                                             rescale).split(rows, dim=1)
+            return
+        for start in range(0, img_h, rows):
+            stop = min(start + rows, img_h)
+            # input rows read by output rows start .. stop - 1 (floor
+            # division: the first is negative at the top, clamped to 0)
+            first = max((2 * start + 1 - factor) // (2 * factor), 0)
+            last = min((2 * stop - 1 - factor) // (2 * factor) + 1, h - 1)
+            slab = F.interpolate(
+                mask_pred[:, None, first:last + 1],
+                size=((last + 1 - first) * factor, pad_w), mode='bilinear',
+                align_corners=False)[:, 0]
+            offset = first * factor
+            yield slab[:, start - offset:stop - offset, :img_w]
 
     def instance_postprocess(self,
                              mask_cls: Tensor,
@@ -227,6 +281,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             elif task == 'instance':  # the top-k queries, taken by the rule
                 result = self.instance_postprocess(mask_cls, mask_pred, resize)
             else:
-                result = self.semantic_postprocess(mask_cls, resize(mask_pred))
+                result = self.semantic_postprocess(
+                    mask_cls, mask_pred, data_sample.metainfo, rescale)
             results.append({TASK_SPECS[task].result_key: result})
         return results
