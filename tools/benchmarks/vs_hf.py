@@ -266,7 +266,7 @@ def main():
     for what in ('forward', 'semantic'):
         ratio = times[f'ours_{what}'] / times[f'hf_{what}']
         print(f'  {what:9s} HF {times[f"hf_{what}"]:.3f}  ours '
-              f'{times[f"ours_{what}"]:.3f}  ratio {ratio:.2f}x '
+              f'{times[f"ours_{what}"]:.3f}  ratio {ratio:.3f}x '
               '(target <= 0.55x)')
     for switch, (logits, semantic) in outputs.items():
         diffs = [(a.float() - b).abs().max().item()
