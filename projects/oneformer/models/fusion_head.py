@@ -37,6 +37,13 @@ def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
                         mask_pred.sigmoid())
 
 
+def _resized_to_ori(meta: dict, rescale: bool) -> bool:
+    """Whether the released order resizes the cropped masks to
+    ``ori_shape`` (a same-size bilinear resize is the identity)."""
+    return rescale and tuple(meta['ori_shape'][:2]) != tuple(
+        meta['img_shape'][:2])
+
+
 def mask_boxes(masks: Tensor) -> Tensor:
     """mmdet's ``mask2bbox`` without its per-mask loop: boxes [n, 4] (x1, y1,
     x2, y2; float32, all zero for an empty mask) of bool masks [n, H, W].
@@ -132,11 +139,11 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         """
         pad_h, pad_w = meta['batch_input_shape'][:2]
         img_h, img_w = meta['img_shape'][:2]
-        num, h, w = mask_pred.shape
+        h = mask_pred.shape[-2]
         factor = pad_h // h
         rows = max(1, _SEMANTIC_SLAB // pad_w)
-        resized = rescale and tuple(meta['ori_shape'][:2]) != (img_h, img_w)
-        if resized or factor * h != pad_h or factor == 1:
+        if _resized_to_ori(meta, rescale) or factor * h != pad_h \
+                or factor == 1:
             yield from self.crop_and_rescale(mask_pred, meta,
                                              rescale).split(rows, dim=1)
             return
@@ -236,7 +243,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         img_h, img_w = meta['img_shape'][:2]
         mask_pred = mask_pred[:, :img_h, :img_w]
         # a same-size bilinear resize is the identity: skip the copy
-        if rescale and tuple(meta['ori_shape'][:2]) != (img_h, img_w):
+        if _resized_to_ori(meta, rescale):
             mask_pred = F.interpolate(
                 mask_pred[:, None],
                 size=tuple(meta['ori_shape'][:2]),

@@ -122,14 +122,15 @@ class FusedMultiheadAttention(MultiheadAttention):
         after the model was switched to eval)."""
         attn = self.attn
         heads = attn.num_heads
+        weights = attn.in_proj_weight.chunk(3)
         biases = (None, ) * 3 if attn.in_proj_bias is None else \
             attn.in_proj_bias.chunk(3)
-        inputs = (query, ) if projected else (query, key, value)
-        q, k, v = (
-            x.unflatten(-1, (heads, -1)).transpose(1, 2)
-            for x in [F.linear(x, w, b) for x, w, b in zip(
-                inputs, attn.in_proj_weight.chunk(3), biases)]
-            + ([key, value] if projected else []))
+        query = F.linear(query, weights[0], biases[0])
+        if not projected:
+            key, value = (F.linear(x, w, b) for x, w, b in zip(
+                (key, value), weights[1:], biases[1:]))
+        q, k, v = (x.unflatten(-1, (heads, -1)).transpose(1, 2)
+                   for x in (query, key, value))
         if attn_mask is not None:
             if attn_mask.dim() == 3:
                 attn_mask = attn_mask.unflatten(0, (-1, heads))
