@@ -199,9 +199,11 @@ def test_stride_4_masks_upsampled_to_padded_input_first():
 def test_semantic_rule_upsamples_slab_by_slab_as_the_whole_map(
         monkeypatch, size, factor):
     """Without a resize to ``ori_shape`` the semantic rule upsamples the
-    masks in slabs of rows (here of 2 and 3 rows, the last one shorter): each
-    slab equals those rows of torch's upsampling of the whole map, cropped,
-    and the label map equals the einsum over the whole map."""
+    masks in slabs of rows (here of 2 and 3 rows, the last one shorter),
+    pixel-major: each slab equals those rows of torch's upsampling of the
+    whole map as one channels-last map, cropped; that is the released
+    upsampling of each mask within an ulp, and the label map equals the
+    einsum over the masks upsampled one by one."""
     from projects.oneformer.models import fusion_head as module
     torch.manual_seed(0)
     head = fusion_head()
@@ -210,17 +212,21 @@ def test_semantic_rule_upsamples_slab_by_slab_as_the_whole_map(
     pad = (size[0] * factor, size[1] * factor)
     img = (pad[0] - 3, pad[1] - 5)
     meta = dict(pad_shape=pad, img_shape=img, ori_shape=img)
-    whole = F.interpolate(masks[None], size=pad, mode='bilinear',
-                          align_corners=False)[0, :, :img[0], :img[1]]
+    released = F.interpolate(masks[:, None], size=pad, mode='bilinear',
+                             align_corners=False)[:, 0, :img[0], :img[1]]
+    whole = F.interpolate(
+        masks[None].contiguous(memory_format=torch.channels_last), size=pad,
+        mode='bilinear', align_corners=False)[0, :, :img[0], :img[1]]
+    torch.testing.assert_close(whole, released, rtol=0, atol=1e-6)
     expected = torch.einsum('qk,qhw->khw', cls.softmax(-1)[:, :-1],
-                            whole.sigmoid()).argmax(0)
+                            released.sigmoid()).argmax(0)
     for rows in (2, 3):
         monkeypatch.setattr(module, '_SEMANTIC_SLAB', rows * pad[1])
         slabs = list(head._resized_slabs(
             masks, dict(meta, batch_input_shape=pad), True))
         assert len(slabs) == -(-img[0] // rows) > 1
-        assert all(slab.shape[1] == rows for slab in slabs[:-1])
-        assert torch.cat(slabs, dim=1).equal(whole)
+        assert all(slab.shape[0] == rows for slab in slabs[:-1])
+        assert torch.cat(slabs).equal(whole.permute(1, 2, 0))
         sem = predict(head, cls, masks, 'semantic', **meta)['sem_results']
         assert sem.sem_seg[0].equal(expected)
 

@@ -44,6 +44,13 @@ def _resized_to_ori(meta: dict, rescale: bool) -> bool:
         meta['img_shape'][:2])
 
 
+def _row_slabs(masks: Tensor) -> Tuple[Tensor, ...]:
+    """Masks [N, H, W] as pixel-major slabs of whole rows [r, W, N] (views,
+    ``_SEMANTIC_SLAB`` pixels each)."""
+    return masks.permute(1, 2, 0).split(
+        max(1, _SEMANTIC_SLAB // masks.shape[-1]))
+
+
 def mask_boxes(masks: Tensor) -> Tensor:
     """mmdet's ``mask2bbox`` without its per-mask loop: boxes [n, 4] (x1, y1,
     x2, y2; float32, all zero for an empty mask) of bool masks [n, H, W].
@@ -107,35 +114,39 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 mask_pred = self.crop_and_rescale(mask_pred, meta, rescale)
             scores = semantic_inference(mask_cls, mask_pred)
             return PixelData(sem_seg=scores.argmax(0)[None], scores=scores)
-        # The same sum as a [pixels, N] x [N, K] matmul, block by block: the
-        # K x H x W scores are never written out, only their argmax (over
-        # the contiguous class axis).
+        # The same sum as a [pixels, N] x [N, K] matmul, block by block of
+        # pixel-major mask logits: the K x H x W scores are never written
+        # out, only their argmax (over the contiguous class axis).
         probs = F.softmax(mask_cls, dim=-1)[:, :-1]
-        slabs = [mask_pred] if meta is None else self._resized_slabs(
-            mask_pred, meta, rescale)
+        slabs = _row_slabs(mask_pred) if meta is None else \
+            self._resized_slabs(mask_pred, meta, rescale)
         labels, height = [], 0
         for slab in slabs:
-            height += slab.shape[1]
+            height += slab.shape[0]
             labels += [
-                torch.mm(block.sigmoid().t(), probs).argmax(1)
-                for block in slab.flatten(1).split(_SEMANTIC_BLOCK, dim=1)
+                torch.mm(block.sigmoid(), probs).argmax(1)
+                for block in slab.reshape(-1, slab.shape[-1]).split(
+                    _SEMANTIC_BLOCK)
             ]
         return PixelData(sem_seg=torch.cat(labels).view(1, height, -1))
 
     def _resized_slabs(self, mask_pred: Tensor, meta: dict,
                        rescale: bool) -> Iterator[Tensor]:
-        """``crop_and_rescale(mask_pred, meta, rescale)`` [N, H, W], as slabs
-        of whole rows [N, r, W], top to bottom.
+        """``crop_and_rescale(mask_pred, meta, rescale)`` [N, H, W],
+        pixel-major, as slabs of whole rows [r, W, N], top to bottom.
 
         When the masks are only upsampled by an integer factor s and cropped
         (no resize to ``ori_shape``), each slab is upsampled on its own, from
         the input rows its rows interpolate between: bilinear output row y
         reads input rows floor(src) and floor(src) + 1 with src = (y + 0.5) /
         s - 0.5, clamped to the map, and the columns are upsampled as in
-        the whole map. The full-size masks [N, H, W] are never written: each
-        slab is read by the rule while it is in cache. For a power-of-two s
-        (stride 4) every value equals the whole map's; otherwise the two
-        coordinates may round differently.
+        the whole map. The masks are upsampled as the N channels of one
+        channels-last map, which torch's CPU resize writes pixel-major: the
+        full-size masks [N, H, W] are never written, and each slab is read by
+        the rule while it is in cache. For a power-of-two s (stride 4) every
+        value equals the whole map's upsampled channels-last (which rounds
+        differently from one mask at a time, by up to an ulp); otherwise
+        the two coordinates may round differently.
         """
         pad_h, pad_w = meta['batch_input_shape'][:2]
         img_h, img_w = meta['img_shape'][:2]
@@ -144,9 +155,10 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         rows = max(1, _SEMANTIC_SLAB // pad_w)
         if _resized_to_ori(meta, rescale) or factor * h != pad_h \
                 or factor == 1:
-            yield from self.crop_and_rescale(mask_pred, meta,
-                                             rescale).split(rows, dim=1)
+            yield from _row_slabs(
+                self.crop_and_rescale(mask_pred, meta, rescale))
             return
+        masks = mask_pred[None].contiguous(memory_format=torch.channels_last)
         for start in range(0, img_h, rows):
             stop = min(start + rows, img_h)
             # input rows read by output rows start .. stop - 1 (floor
@@ -154,11 +166,11 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             first = max((2 * start + 1 - factor) // (2 * factor), 0)
             last = min((2 * stop - 1 - factor) // (2 * factor) + 1, h - 1)
             slab = F.interpolate(
-                mask_pred[:, None, first:last + 1],
+                masks[:, :, first:last + 1],
                 size=((last + 1 - first) * factor, pad_w), mode='bilinear',
-                align_corners=False)[:, 0]
+                align_corners=False)[0].permute(1, 2, 0)
             offset = first * factor
-            yield slab[:, start - offset:stop - offset, :img_w]
+            yield slab[start - offset:stop - offset, :img_w]
 
     def instance_postprocess(self,
                              mask_cls: Tensor,
