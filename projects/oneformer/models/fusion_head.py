@@ -44,11 +44,15 @@ def _resized_to_ori(meta: dict, rescale: bool) -> bool:
         meta['img_shape'][:2])
 
 
+def _slab_rows(width: int) -> int:
+    """Rows per slab of the semantic rule for rows of ``width`` pixels."""
+    return max(1, _SEMANTIC_SLAB // width)
+
+
 def _row_slabs(masks: Tensor) -> Tuple[Tensor, ...]:
     """Masks [N, H, W] as pixel-major slabs of whole rows [r, W, N] (views,
     ``_SEMANTIC_SLAB`` pixels each)."""
-    return masks.permute(1, 2, 0).split(
-        max(1, _SEMANTIC_SLAB // masks.shape[-1]))
+    return masks.permute(1, 2, 0).split(_slab_rows(masks.shape[-1]))
 
 
 def mask_boxes(masks: Tensor) -> Tensor:
@@ -152,7 +156,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         img_h, img_w = meta['img_shape'][:2]
         h = mask_pred.shape[-2]
         factor = pad_h // h
-        rows = max(1, _SEMANTIC_SLAB // pad_w)
+        rows = _slab_rows(pad_w)
         if _resized_to_ori(meta, rescale) or factor * h != pad_h \
                 or factor == 1:
             yield from _row_slabs(

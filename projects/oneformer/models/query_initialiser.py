@@ -148,6 +148,7 @@ class OneFormerQueryInitialiser(BaseModule):
         cols = self._encoding(mask_features, 1, w)[0, half:, 0, :].t()
         conv = self.class_input_proj
         conv_weight = conv.weight.flatten(1)  # [C, C_in]
+        conv_bias = _bias(conv.bias, conv_weight)
         features = mask_features.flatten(2).transpose(1, 2)  # [B, L, C_in]
 
         def encoded(weight: Tensor, bias: Tensor) -> Tensor:
@@ -161,7 +162,7 @@ class OneFormerQueryInitialiser(BaseModule):
             _, key_weight, value_weight = attn.in_proj_weight.chunk(3)
             _, key_bias, value_bias = _bias(attn.in_proj_bias,
                                             attn.in_proj_weight).chunk(3)
-            key_bias = key_bias + key_weight @ _bias(conv.bias, conv_weight)
+            key_bias = key_bias + key_weight @ conv_bias
             keys = torch.baddbmm(
                 encoded(key_weight, key_bias).expand(batch_size, -1, -1),
                 features, (key_weight @ conv_weight).t().expand(
