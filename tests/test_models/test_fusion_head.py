@@ -231,6 +231,23 @@ def test_semantic_rule_upsamples_slab_by_slab_as_the_whole_map(
         assert sem.sem_seg[0].equal(expected)
 
 
+@pytest.mark.parametrize('dtype,num_classes', [
+    (torch.float32, 150), (torch.bfloat16, 150), (torch.bfloat16, 300)])
+def test_class_argmax_is_torchs_first_maximal_class(dtype, num_classes):
+    """Ties (scores rounded to a few values) go to the first maximal class,
+    a NaN pixel to torch's first NaN, as ``argmax(0)`` decides them."""
+    from projects.oneformer.models.fusion_head import class_argmax
+    torch.manual_seed(0)
+    scores = (torch.rand(num_classes, 257) * 4).round().to(dtype)
+    scores[:, 0] = 3  # every class tied: class 0
+    scores[-1, 1] = 9  # the last class
+    expected = scores.argmax(0)
+    assert class_argmax(scores.clone()).equal(expected)
+    scores[[5, 2], 3] = float('nan')
+    assert class_argmax(scores.clone()).equal(scores.argmax(0))
+    assert scores.argmax(0)[3] == 2
+
+
 def test_unknown_task_rejected():
     with pytest.raises(ValueError, match='panoptic'):
         predict(fusion_head(), SEMANTIC_CLS, SEMANTIC_MASKS, 'depth')

@@ -55,6 +55,24 @@ def _row_slabs(masks: Tensor) -> Tuple[Tensor, ...]:
     return masks.permute(1, 2, 0).split(_slab_rows(masks.shape[-1]))
 
 
+def class_argmax(scores: Tensor) -> Tensor:
+    """``scores.argmax(0)`` of class scores [K, P] (the first maximal class
+    of each pixel), overwriting ``scores``. torch's CPU argmax keeps an
+    index per element and does not vectorise; a max over the outer class
+    axis and in-place elementwise ops do: the max, then the classes that
+    reach it, ranked K .. 1 so that the largest rank is the first of
+    them. Scores with a NaN max, or with more classes than their dtype
+    holds as exact integers (256 in bf16), are left to torch's argmax."""
+    num_classes = scores.shape[0]
+    best = scores.amax(0)
+    if best.isnan().any() or \
+            num_classes > 2 / torch.finfo(scores.dtype).eps:
+        return scores.argmax(0)
+    ranks = torch.arange(num_classes, 0, -1, dtype=scores.dtype,
+                         device=scores.device)[:, None]
+    return num_classes - scores.eq_(best).mul_(ranks).amax(0).long()
+
+
 def mask_boxes(masks: Tensor) -> Tensor:
     """mmdet's ``mask2bbox`` without its per-mask loop: boxes [n, 4] (x1, y1,
     x2, y2; float32, all zero for an empty mask) of bool masks [n, H, W].
@@ -118,17 +136,17 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 mask_pred = self.crop_and_rescale(mask_pred, meta, rescale)
             scores = semantic_inference(mask_cls, mask_pred)
             return PixelData(sem_seg=scores.argmax(0)[None], scores=scores)
-        # The same sum as a [pixels, N] x [N, K] matmul, block by block of
+        # The same sum as a [K, N] x [N, pixels] matmul, block by block of
         # pixel-major mask logits: the K x H x W scores are never written
-        # out, only their argmax (over the contiguous class axis).
-        probs = F.softmax(mask_cls, dim=-1)[:, :-1]
+        # out, only their argmax over the classes (``class_argmax``).
+        probs = F.softmax(mask_cls, dim=-1)[:, :-1].t()
         slabs = _row_slabs(mask_pred) if meta is None else \
             self._resized_slabs(mask_pred, meta, rescale)
         labels, height = [], 0
         for slab in slabs:
             height += slab.shape[0]
             labels += [
-                torch.mm(block.sigmoid(), probs).argmax(1)
+                class_argmax(torch.mm(probs, block.sigmoid().t()))
                 for block in slab.reshape(-1, slab.shape[-1]).split(
                     _SEMANTIC_BLOCK)
             ]

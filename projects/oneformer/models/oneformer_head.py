@@ -13,7 +13,8 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType
 from .strict_loading import drop_keys
-from .transformer_decoder import (OneFormerTransformerDecoder, group_tasks,
+from .transformer_decoder import (OneFormerTransformerDecoder,
+                                  blocked_where_negative, group_tasks,
                                   unblock_full_rows, ungroup_tasks)
 
 
@@ -259,9 +260,8 @@ class OneFormerHead(Mask2FormerHead):
         """
         mask_embed = self.mask_embed(
             self.decoder_norm(group_tasks(query, num_tasks)))
-        blocked = torch.matmul(mask_embed,
-                               level_features[level].flatten(2)) < 0
-        return unblock_full_rows(blocked).unsqueeze(1)
+        return blocked_where_negative(torch.matmul(
+            mask_embed, level_features[level].flatten(2))).unsqueeze(1)
 
     def loss(self, x: Tuple[Tensor], batch_data_samples: SampleList,
              tasks: Sequence[str]) -> dict:
