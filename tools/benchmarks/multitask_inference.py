@@ -7,20 +7,28 @@ and only the transformer decoder and post-processing run per task.
     python tools/benchmarks/multitask_inference.py [--config C] [--size 512] \
         [--images 4] [--repeats 3] [--threads 2]
 
-Prints the median wall time and CPU time (this process, all threads) per image of
-each single-task pass and of the three-task pass, and ratio = three-task /
-single-task (for each single task and their mean); the CPU-time ratio is the one to
-read on a shared machine. The passes alternate within every repeat, so a slow spell
+Prints the median wall time, CPU time (this process, all threads) and minor page
+faults (memory the allocator took from the system again) per image of each
+single-task pass and of the three-task pass, and ratio = three-task / single-task
+(for each single task and their mean); the CPU-time ratio is the one to read on a
+shared machine. The passes alternate within every repeat, so a slow spell
 falls on all of them. Random weights (seeded: how many queries the rules keep is the
 post-processing workload, printed too; no checkpoint needed); random images. Not a
 test: timings are noisy, compare ratios within one run only.
+
+It also counts each pass's matmul and convolution FLOPs (``torch.utils.flop_counter``)
+and prints their three-task / mean single-task ratio: the time ratio if every op ran at
+the same speed. What the time ratio has above it is per-task work that computes less
+per second than the shared part (attention, resizing, thresholds, copies).
 """
 import argparse
+import resource
 import statistics
 import time
 
 import torch
 from mmengine.config import Config
+from torch.utils.flop_counter import FlopCounterMode
 from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
@@ -51,7 +59,8 @@ def build_model(config: str):
     # the same random weights in every run: how many queries the rules keep
     # (the post-processing workload) depends on them
     torch.manual_seed(0)
-    return MODELS.build(cfg.model).eval()  # default (random) init
+    # default (random) init; inference only (and FlopCounterMode's hooks)
+    return MODELS.build(cfg.model).eval().requires_grad_(False)
 
 
 def make_batch(model, num: int, size: int):
@@ -65,7 +74,7 @@ def make_batch(model, num: int, size: int):
 
 
 def time_passes(model, data, passes: dict, repeats: int) -> dict:
-    """Median (wall, CPU) seconds of one ``predict`` of the batch for each
+    """Median (wall, CPU seconds, minor page faults) of one ``predict`` of the batch for each
     pass's tasks (None: only the backbone and pixel decoder). The passes
     alternate within every repeat, so a slow spell of a shared machine
     falls on all of them alike."""
@@ -77,18 +86,34 @@ def time_passes(model, data, passes: dict, repeats: int) -> dict:
         model.test_cfg['tasks'] = list(tasks)
         model(**data, mode='predict')
 
-    times = {name: ([], []) for name in passes}
+    times = {name: ([], [], []) for name in passes}
     with torch.no_grad():
         for tasks in passes.values():
             run(tasks)  # warm-up
         for _ in range(repeats):
             for name, tasks in passes.items():
+                before = resource.getrusage(resource.RUSAGE_SELF)
                 start, start_cpu = time.perf_counter(), time.process_time()
                 run(tasks)
                 times[name][0].append(time.perf_counter() - start)
                 times[name][1].append(time.process_time() - start_cpu)
-    return {name: (statistics.median(wall), statistics.median(cpu))
-            for name, (wall, cpu) in times.items()}
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                times[name][2].append(after.ru_minflt - before.ru_minflt)
+    return {name: tuple(statistics.median(x) for x in t)
+            for name, t in times.items()}
+
+
+def pass_gflops(model, data, passes: dict) -> dict:
+    """Matmul and convolution GFLOP of one ``predict`` of the batch for
+    each pass's tasks."""
+    gflops = {}
+    with torch.no_grad():
+        for name, tasks in passes.items():
+            model.test_cfg['tasks'] = list(tasks)
+            with FlopCounterMode(display=False) as counter:
+                model(**data, mode='predict')
+            gflops[name] = counter.get_total_flops() / 1e9
+    return gflops
 
 
 def main():
@@ -106,16 +131,25 @@ def main():
     single = {task: times[task] for task in TASKS}
     joint, shared = times['joint'], times['shared'][1]
     n = args.images
-    print(f'  {"pass":22s} {"wall s/img":>10s} {"CPU s/img":>10s} {"3-task/this (CPU)":>18s}')
-    for task, (wall, cpu) in single.items():
+    print(f'  {"pass":22s} {"wall s/img":>10s} {"CPU s/img":>10s} {"faults/img":>10s} '
+          f'{"3-task/this (CPU)":>18s}')
+    for task, (wall, cpu, faults) in single.items():
         print(f'  single-task {task:10s} {wall / n:10.3f} {cpu / n:10.3f} '
-              f'{joint[1] / cpu:18.2f}')
-    print(f'  {"three-task":22s} {joint[0] / n:10.3f} {joint[1] / n:10.3f}')
+              f'{faults / n / 1e3:9.0f}k {joint[1] / cpu:18.2f}')
+    print(f'  {"three-task":22s} {joint[0] / n:10.3f} {joint[1] / n:10.3f} '
+          f'{joint[2] / n / 1e3:9.0f}k')
     print(f'  shared backbone + pixel decoder: {shared / n:.3f} CPU s/img')
     for name, k in (('wall', 0), ('CPU', 1)):
         mean_single = statistics.mean(v[k] for v in single.values())
         print(f'ratio three-task / single-task ({name} time, mean of the three '
               f'single tasks): {joint[k] / mean_single:.3f}')
+    gflops = pass_gflops(model, data,
+                         dict(**{task: [task] for task in TASKS}, joint=TASKS))
+    mean_single = statistics.mean(gflops[task] for task in TASKS)
+    print(f'matmul/conv GFLOP per image: ' + ', '.join(
+        f'{name} {gflops[name] / n:.1f}' for name in (*TASKS, 'joint'))
+        + f'; ratio three-task / mean single-task {gflops["joint"] / mean_single:.3f} '
+        '(the time ratio if every op ran at one speed)')
     spread = max(v[1] for v in single.values()) / min(v[1] for v in single.values())
     print(f'slowest / fastest single task (CPU time): {spread:.3f} (target <= 1.20)')
     print('target <= 1.30; three separate single-task runs (the released way) '

@@ -20,8 +20,8 @@ Each model runs in its own subprocess (``--worker``), so the peak RSS
 own; both stay resident and take turns: ``--warmup`` untimed steps each, then
 ``--steps`` timed steps alternating in ABBA order (the speed of this machine type
 drifts by up to a third over minutes, and a pair of adjacent steps sees the same
-speed). Prints both models' median wall and CPU time (all threads) and the
-ratios OneFormer / Mask2Former, each the median over the step pairs (targets:
+speed). Prints both models' median wall and CPU time (all threads), kernel time
+and minor page faults per step, and the ratios OneFormer / Mask2Former, each the median over the step pairs (targets:
 time <= 1.15, peak RSS <= 1.10); on a shared machine the CPU-time ratio is the one
 to read. ``--profile`` adds one profiled step per model after the timed
 ones (so it changes none of the numbers above): per component, the forward and
@@ -311,10 +311,14 @@ def worker(kind: str, args) -> None:
 
     def step() -> dict:
         data = copy.deepcopy(batch)  # the preprocessor writes into samples
+        before = resource.getrusage(resource.RUSAGE_SELF)
         start, start_cpu = time.perf_counter(), time.process_time()
         model.train_step(data, optim_wrapper)
-        return dict(wall=time.perf_counter() - start,
-                    cpu=time.process_time() - start_cpu)
+        wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        return dict(wall=wall, cpu=cpu,
+                    kernel=after.ru_stime - before.ru_stime,
+                    faults=after.ru_minflt - before.ru_minflt)
 
     for _ in range(args.warmup):
         step()
@@ -419,7 +423,8 @@ def main():
                  **profiles.get(kind, {}))
         r['steps_s'] = [s['wall'] for s in steps[kind]]
         r['step_s'] = statistics.median(r['steps_s'])
-        r['cpu_s'] = statistics.median(s['cpu'] for s in steps[kind])
+        for key in ('cpu', 'kernel', 'faults'):
+            r[f'{key}_s'] = statistics.median(s[key] for s in steps[kind])
         res[kind] = r
     print(f'training step: {args.batch} images of {args.size}x{args.size}, '
           f'{args.things} thing targets each (panoptic task), {args.queries} '
@@ -431,11 +436,17 @@ def main():
               f'classes, {r["decoder_layers"]} decoder layers, '
               f'{r["params_m"]:.1f} M trainable parameters; {r["optimiser"]}')
     print(f'  {"model":11s} {"wall s/step":>11s} {"CPU s/step":>10s} '
-          f'{"peak RSS GB":>11s}  wall s of each step')
+          f'{"kernel s":>8s} {"faults":>7s} {"peak RSS GB":>11s}  '
+          'wall s of each step')
     for kind, r in res.items():
         each = ' '.join(f'{t:.2f}' for t in r['steps_s'])
         print(f'  {NAMES[kind]:11s} {r["step_s"]:11.2f} {r["cpu_s"]:10.2f} '
+              f'{r["kernel_s"]:8.2f} {r["faults_s"] / 1e3:6.0f}k '
               f'{r["peak_rss_gb"]:11.2f}  {each}')
+    print('  (kernel s and faults: the CPU time spent in the kernel and the '
+          'minor page faults per step, the median; glibc returns freed blocks '
+          'over its mmap threshold, at most 32 MB, to the system, and the next '
+          'one is paged in again)')
     for what, key, target in (('time per step (wall)', 'wall', 'time'),
                               ('time per step (CPU, all threads)', 'cpu',
                                'time')):

@@ -25,6 +25,15 @@ convolutions, ``torch.utils.flop_counter``) against this machine's sgemm peak
 measured here (a square fp32 matmul with the same threads). Not a test:
 compare ratios within one run only.
 
+It also prints each side's kernel time and minor page faults per call. Under
+glibc's default allocator every block over the mmap threshold (at most 32 MB)
+goes back to the system when freed, and the next one is paged in again, one
+fault per 4 KB page: HF's forward takes several times more such faults than
+this plugin's, and they are part of its time. Run with
+``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000`` (glibc keeps freed
+memory: no faults after the warm-up, a larger resident set) to see the ratios
+without that cost.
+
 ``--switches`` also times this plugin with each opt-in switch on its own, in
 the same alternating loop, and prints its times, its ratios to HF and to the
 plain fp32 model, and how far its outputs are from the plain model's:
@@ -41,6 +50,7 @@ import argparse
 import contextlib
 import copy
 import os.path as osp
+import resource
 import statistics
 import sys
 import time
@@ -108,17 +118,25 @@ def sample(size: int) -> DetDataSample:
         batch_input_shape=shape, scale_factor=(1.0, 1.0), task='semantic'))
 
 
-def median_seconds(fns: dict, repeats: int) -> dict:
-    """Median wall time of each function, the functions alternating."""
+def median_seconds(fns: dict, repeats: int) -> tuple:
+    """Median wall time of each function, the functions alternating, and
+    the median (kernel seconds, minor page faults) of each call."""
     for fn in fns.values():
         fn()  # warm-up
     times = {name: [] for name in fns}
+    kernel = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            before = resource.getrusage(resource.RUSAGE_SELF)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            kernel[name].append((after.ru_stime - before.ru_stime,
+                                 after.ru_minflt - before.ru_minflt))
+    return ({name: statistics.median(t) for name, t in times.items()},
+            {name: tuple(statistics.median(x) for x in zip(*k))
+             for name, k in kernel.items()})
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -256,7 +274,7 @@ def main():
             print(f'switch {switch}: first forward + semantic map '
                   f'{first:.1f} s' + (' (compiling)' if switch == 'compile'
                                       else ''))
-        times = median_seconds(fns, args.repeats)
+        times, kernel = median_seconds(fns, args.repeats)
         with FlopCounterMode(display=False) as counter:
             ours_forward()
     flops = counter.get_total_flops()
@@ -268,6 +286,14 @@ def main():
         print(f'  {what:9s} HF {times[f"hf_{what}"]:.3f}  ours '
               f'{times[f"ours_{what}"]:.3f}  ratio {ratio:.3f}x '
               '(target <= 0.55x)')
+    print('  kernel time and minor page faults per call (first touches of '
+          'memory the allocator took from the system; glibc returns freed '
+          'blocks over its mmap threshold, at most 32 MB):')
+    for what in ('forward', 'semantic'):
+        print(f'  {what:9s} ' + '  '.join(
+            f'{who} {kernel[f"{key}_{what}"][0]:.3f} s, '
+            f'{kernel[f"{key}_{what}"][1] / 1e3:.0f}k faults'
+            for who, key in (('HF', 'hf'), ('ours', 'ours'))))
     for switch, (logits, semantic) in outputs.items():
         diffs = [(a.float() - b).abs().max().item()
                  for a, b in zip(logits, reference[0])]
