@@ -206,7 +206,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         The kept queries' masks are taken, resized, thresholded, scored and
         boxed ``_INSTANCE_CHUNK`` at a time, straight into the output: each
         full-size chunk is read while it is in cache and only the boolean
-        masks are kept.
+        masks are kept. A query kept with several classes has one mask, mask
+        score and box: they are computed once and repeated.
 
         Args:
             mask_cls (Tensor): Class logits [N, K+1].
@@ -220,13 +221,16 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             ``bboxes``.
         """
         scores, labels, queries = self._instance_selection(mask_cls)
+        distinct, repeat = queries.unique(return_inverse=True)
+        if len(distinct) == len(queries):  # no query twice: keep the order
+            distinct, repeat = queries, None
         masks, mask_scores, bboxes = None, [], []
-        for i, rows in enumerate(queries.split(_INSTANCE_CHUNK)):  # >= 1
+        for i, rows in enumerate(distinct.split(_INSTANCE_CHUNK)):  # >= 1
             chunk = mask_pred[rows]
             if resize is not None:
                 chunk = resize(chunk)
             if masks is None:
-                masks = chunk.new_empty((len(queries), ) + chunk.shape[1:],
+                masks = chunk.new_empty((len(distinct), ) + chunk.shape[1:],
                                         dtype=torch.bool)
             start = i * _INSTANCE_CHUNK
             binary = torch.gt(chunk, 0, out=masks[start:start + len(rows)])
@@ -239,9 +243,13 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 1, dtype=torch.int32)
             mask_scores.append(foreground.flatten(1).sum(1) / (area + 1e-6))
             bboxes.append(mask_boxes(binary))
+        mask_scores, bboxes = torch.cat(mask_scores), torch.cat(bboxes)
+        if repeat is not None:
+            masks, mask_scores, bboxes = (
+                masks[repeat], mask_scores[repeat], bboxes[repeat])
         return InstanceData(
-            masks=masks, labels=labels, scores=scores * torch.cat(mask_scores),
-            bboxes=torch.cat(bboxes))
+            masks=masks, labels=labels, scores=scores * mask_scores,
+            bboxes=bboxes)
 
     def _instance_selection(self,
                             mask_cls: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
