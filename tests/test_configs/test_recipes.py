@@ -7,11 +7,12 @@ from mmengine.config import Config
 
 from tests.utils import REPO
 
-SWIN_L = dict(type='SwinTransformer', embed_dims=192, depths=[2, 2, 18, 2],
-              num_heads=[6, 12, 24, 48], window_size=12, drop_path_rate=0.3,
-              pretrain_img_size=384)
-SWIN_T = dict(type='SwinTransformer', embed_dims=96, depths=[2, 2, 6, 2],
-              num_heads=[3, 6, 12, 24], window_size=7, drop_path_rate=0.3)
+SWIN_L = dict(type='InfMaskSwinTransformer', embed_dims=192,
+              depths=[2, 2, 18, 2], num_heads=[6, 12, 24, 48], window_size=12,
+              drop_path_rate=0.3, pretrain_img_size=384)
+SWIN_T = dict(type='InfMaskSwinTransformer', embed_dims=96,
+              depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24], window_size=7,
+              drop_path_rate=0.3)
 CONVNEXT_L = dict(type='mmpretrain.ConvNeXt', arch='large', drop_path_rate=0.4,
                   layer_scale_init_value=1.0, gap_before_final_norm=False)
 CONVNEXT_XL = dict(CONVNEXT_L, arch='xlarge')

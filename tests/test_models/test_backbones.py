@@ -1,4 +1,5 @@
-"""ConvNeXt (mmpretrain, as OneFormer uses it) and DiNAT backbones (tiny sizes, CPU).
+"""ConvNeXt (mmpretrain, as OneFormer uses it), DiNAT and Swin backbones (tiny
+sizes, CPU).
 
 The dilated neighbourhood attention is checked against an explicit loop over
 every query that uses NATTEN 0.14's own window-start and bias-start formulas
@@ -12,8 +13,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from projects.oneformer.models.backbones import DiNAT
-from tests.test_models.tiny_oneformer import ConvNeXt
+from mmdet.models.backbones import SwinTransformer
+
+from projects.oneformer.models.backbones import DiNAT, InfMaskSwinTransformer
+from tests.test_models.tiny_oneformer import SWIN, ConvNeXt
 from projects.oneformer.models.backbones.dinat import (
     NATTEN_INSTALL, NeighborhoodAttention2D, neighborhood_attention_2d)
 
@@ -304,3 +307,58 @@ def test_pretrained_init_cfg_loads_imagenet_layouts(tmp_path):
             prefix='backbone.'))
     convnext.init_weights()
     assert convnext.stages[2][1].gamma.equal(state['backbone.stages.2.1.gamma'])
+
+
+SUBNORMAL = torch.finfo(torch.float32).tiny
+
+
+@pytest.mark.parametrize('bias_std', [0., 0.1])
+def test_inf_mask_swin_is_mmdets_swin_without_subnormal_weights(bias_std):
+    """The same outputs and gradients as mmdet's ``SwinTransformer`` with the
+    same state dict, bit for bit, on an image whose stages are padded and
+    shifted; mmdet's shifted-window softmax gives its masked pairs subnormal
+    weights, the -inf mask gives them 0. ``bias_std`` 0 is mmdet's initial
+    zero biases, under which padding rows' attention outputs are subnormal
+    too."""
+    torch.manual_seed(0)
+    mmdet_swin = SwinTransformer(**SWIN, drop_path_rate=0.)
+    mmdet_swin.init_weights()
+    with torch.no_grad():
+        for name, param in mmdet_swin.named_parameters():
+            if name.endswith('bias') and bias_std:
+                param.normal_(0, bias_std)
+    ours = InfMaskSwinTransformer(**SWIN, drop_path_rate=0.)
+    assert ours.state_dict().keys() == mmdet_swin.state_dict().keys()
+    ours.load_state_dict(mmdet_swin.state_dict(), strict=True)
+    weights = {}
+
+    def keep_weights(key):
+        def hook(module, inputs, output):
+            weights[key] = output.detach()
+        return hook
+
+    for tag, model in (('mmdet', mmdet_swin), ('ours', ours)):
+        for name, module in model.named_modules():
+            if name.endswith('w_msa.softmax'):
+                module.register_forward_hook(keep_weights((tag, name)))
+    images = torch.randn(2, 3, 44, 52)  # stage sizes 11x13 ... 2x2: padded
+    outs = {}
+    for tag, model in (('mmdet', mmdet_swin), ('ours', ours)):
+        model.zero_grad()
+        feats = model(images)
+        sum(f.pow(2).mean() for f in feats).backward()
+        outs[tag] = feats, [p.grad.clone() for p in model.parameters()]
+    for a, b in zip(outs['mmdet'][0], outs['ours'][0]):
+        assert torch.equal(a, b)
+    for a, b in zip(outs['mmdet'][1], outs['ours'][1]):
+        assert torch.equal(a, b)
+    shifted = [key[1] for key in weights
+               if key[0] == 'mmdet' and '.blocks.1.' in key[1]]
+    assert len(shifted) == 4
+    for name in shifted:
+        theirs, mine = weights['mmdet', name], weights['ours', name]
+        subnormal = (theirs > 0) & (theirs < SUBNORMAL)
+        assert subnormal.any(), name
+        assert (mine[subnormal] == 0).all()
+        assert not ((mine > 0) & (mine < SUBNORMAL)).any()
+        assert torch.equal(theirs[~subnormal], mine[~subnormal])

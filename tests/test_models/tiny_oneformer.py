@@ -55,7 +55,8 @@ def tiny_model_cfg(text_mapper: bool = False,
     in_channels = [64, 128, 256, 512]
     if backbone == 'swin':
         cfg.backbone = ConfigDict(
-            type='SwinTransformer', **SWIN, drop_path_rate=0., init_cfg=None)
+            type='InfMaskSwinTransformer', **SWIN, drop_path_rate=0.,
+            init_cfg=None)
         in_channels = [SWIN['embed_dims'] * 2**i for i in range(4)]
     else:
         cfg.backbone.update(base_channels=16, init_cfg=None)

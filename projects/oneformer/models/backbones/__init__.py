@@ -1,3 +1,4 @@
 from .dinat import DiNAT
+from .swin import InfMaskSwinTransformer
 
-__all__ = ['DiNAT']
+__all__ = ['DiNAT', 'InfMaskSwinTransformer']
