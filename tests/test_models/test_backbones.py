@@ -309,7 +309,8 @@ def test_pretrained_init_cfg_loads_imagenet_layouts(tmp_path):
     assert convnext.stages[2][1].gamma.equal(state['backbone.stages.2.1.gamma'])
 
 
-SUBNORMAL = torch.finfo(torch.float32).tiny
+#: the smallest normal fp32: a non-zero magnitude below it is subnormal
+SMALLEST_NORMAL = torch.finfo(torch.float32).tiny
 
 
 @pytest.mark.parametrize('bias_std', [0., 0.1])
@@ -357,8 +358,8 @@ def test_inf_mask_swin_is_mmdets_swin_without_subnormal_weights(bias_std):
     assert len(shifted) == 4
     for name in shifted:
         theirs, mine = weights['mmdet', name], weights['ours', name]
-        subnormal = (theirs > 0) & (theirs < SUBNORMAL)
+        subnormal = (theirs > 0) & (theirs < SMALLEST_NORMAL)
         assert subnormal.any(), name
         assert (mine[subnormal] == 0).all()
-        assert not ((mine > 0) & (mine < SUBNORMAL)).any()
+        assert not ((mine > 0) & (mine < SMALLEST_NORMAL)).any()
         assert torch.equal(theirs[~subnormal], mine[~subnormal])

@@ -34,11 +34,13 @@ this plugin's, and they are part of its time. Run with
 memory: no faults after the warm-up, a larger resident set) to see the ratios
 without that cost.
 
-HF initialises every bias to 0. Then in Swin's shifted windows a padding
-token (zero after the padding, so q = k = v = 0) whose unmasked keys are all
-padding gets the exp(-100)-weighted sum of the masked tokens' values, a
-subnormal float, and the output projection that reads such rows runs tens of
-times slower on x86 (stages 2 and 4: about 0.1 s of each side's forward). A trained checkpoint has non-zero biases and no such outputs.
+HF initialises every bias to 0. Then in HF's Swin (shifted-window mask -100)
+a padding token (zero after the padding, so q = k = v = 0) whose unmasked
+keys are all padding gets the exp(-100)-weighted sum of the masked tokens'
+values, a subnormal float, and the output projection that reads such rows
+runs tens of times slower on x86 (stages 2 and 4: about 0.1 s of HF's
+forward); this plugin's ``InfMaskSwinTransformer`` masks with -inf and gets
+0. A trained checkpoint has non-zero biases and no such outputs.
 ``--bias-std S`` adds N(0, S^2) noise (seeded) to every bias of the HF model
 before it is converted, so both models run with weights closer to a trained
 checkpoint's in this respect; the default (0) is HF's initialisation.
@@ -92,7 +94,10 @@ def parse_args():
                         help='also time the plugin with each of these')
     parser.add_argument('--bias-std', type=float, default=0.,
                         help='noise added to the HF model\'s zero biases')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.bias_std < 0:
+        parser.error(f'--bias-std must be >= 0, got {args.bias_std:g}')
+    return args
 
 
 def build_models(bias_std: float = 0.):
