@@ -136,10 +136,12 @@ def test_three_task_run_equals_three_single_task_runs(trained, tmp_path):
         for path, got in preds.items():
             single_preds.setdefault(path, {}).update(got)
     assert joint == single
-    # every image's prediction of every task is the same: the masks, labels and
-    # label maps exactly, the scores within float rounding (the three tasks'
-    # queries go through the shared cross-attention as one batch, which rounds
-    # otherwise than one task's)
+    # every image's prediction of every task is the same: the labels exactly,
+    # the scores within float rounding (the three tasks' queries go through
+    # the shared cross-attention as one batch, which rounds otherwise than one
+    # task's), and so the masks and label maps up to the few pixels whose mask
+    # logit or class margin lies within that rounding of its threshold (after
+    # one training-path change: 2 of 327680 mask pixels, one query's pixel)
     assert len(joint_preds) == 6 and joint_preds.keys() == single_preds.keys()
     for path, got in joint_preds.items():
         assert got.keys() == single_preds[path].keys() == FIELD_OF.keys(), path
@@ -147,10 +149,20 @@ def test_three_task_run_equals_three_single_task_runs(trained, tmp_path):
             for key, value in arrays.items():
                 expected, where = single_preds[path][task][key], f'{path} {task} {key}'
                 if key == 'scores':
-                    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6,
-                                               err_msg=where)
-                else:
+                    # a flipped pixel (logit about 0, sigmoid 0.5) moves its mask's
+                    # score, a mean sigmoid of at least 0.5, by at most 1 / area
+                    masks, other = arrays['masks'], single_preds[path][task]['masks']
+                    flipped = (masks != other).reshape(len(masks), -1).sum(1)
+                    area = np.maximum(other.reshape(len(other), -1).sum(1), 1)
+                    assert np.all(np.abs(value - expected) <= 1e-6 + expected * (
+                        1e-5 + 2 * flipped / area)), where
+                elif key == 'labels':
                     np.testing.assert_array_equal(value, expected, err_msg=where)
+                else:
+                    assert value.shape == expected.shape, where
+                    differ = np.count_nonzero(value != expected)
+                    assert differ <= 1e-4 * value.size, \
+                        f'{where}: {differ} of {value.size} pixels differ'
     # the comparison is not vacuous: each task predicts something, and the
     # instance and semantic metrics are non-trivial (what PQ a 60-iteration
     # toy model reaches hangs on float rounding in training)

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -68,8 +69,10 @@ def test_a_value_broadcast_over_the_batch_is_projected_once(monkeypatch):
         out = da.dropout_attention(x[0], x[1], v, x[2], x[3], 2, 0.5, 7)
         out.pow(2).sum().backward()
         results.append([out] + [t.grad for t in x])
+    # fp32 rounding: the shared values' gradient sums the images in another
+    # order, and the weight gradients reach about 40 (ulp 4e-6)
     for a, b in zip(*results):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+        torch.testing.assert_close(a, b, rtol=1.3e-6, atol=1e-5)
 
 
 def test_mask_is_the_same_for_a_seed_on_any_thread_count():
@@ -90,12 +93,14 @@ def test_mask_is_the_same_for_a_seed_on_any_thread_count():
     assert not da.keep_mask(numel, 0.9, seed=6).equal(packed)
     parts = mask.chunk(da.MASK_CHUNKS)
     assert not parts[0][:1000].equal(parts[1][:1000])
-    # the draws: part i's uniform samples from a generator seeded seed + i
-    # (11 elements: 6 parts, a padded last byte)
-    for numel in (11, 4 * 8 * 150 * 200):
+    # the draws: part i's uniform 32-bit integers from numpy's PCG64 seeded
+    # seed + i, below 0.9 * 2**32 (11 elements: 6 parts, a padded last
+    # byte; 8 parts of 2**16 + 1: a one-element last piece)
+    for numel in (11, 8 << 16 | 8, 4 * 8 * 150 * 200):
         expected = torch.cat([
-            torch.empty(len(part)).uniform_(
-                generator=torch.Generator().manual_seed(5 + i)) < 0.9
+            torch.from_numpy(np.random.Generator(np.random.PCG64(
+                5 + i)).integers(2**32, size=len(part), dtype=np.uint32)
+                < 0.9 * 2**32)
             for i, part in enumerate(torch.empty(numel).chunk(da.MASK_CHUNKS))
         ])
         assert da.unpack_mask(da.keep_mask(numel, 0.9, seed=5),

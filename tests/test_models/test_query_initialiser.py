@@ -148,3 +148,36 @@ def test_fused_attention_equals_mmcvs_attention():
         unmasked = MultiheadAttention.forward(
             module, query, key, key, query_pos=query_pos, key_pos=key_pos)
     assert (unmasked - expected).abs().max() > 1e-2  # the mask is live
+
+
+def test_training_projection_is_the_1x1_convolution(initialiser, monkeypatch):
+    """Training projects the mask features by a batched product, not by
+    ``class_input_proj``'s convolution: the queries and every gradient (the
+    features' and all parameters') equal those of the convolution itself,
+    under the same dropout draws."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in initialiser.parameters():  # biases too (they init to 0)
+            p.normal_(0, 0.3)
+    initialiser.train()
+    inputs = [torch.randn(4, DIMS), torch.randn(2, 16, 8, 12),
+              torch.randn(6, DIMS)]
+
+    def step():
+        initialiser.zero_grad()
+        x = [t.clone().requires_grad_() for t in inputs]
+        torch.manual_seed(1)
+        out = initialiser(*x, num_tasks=2)
+        out.pow(2).sum().backward()
+        return [out] + [t.grad for t in x] + [
+            p.grad for p in initialiser.parameters()]
+
+    got = step()
+    monkeypatch.setattr(
+        initialiser, '_projected_features',
+        lambda x: initialiser.class_input_proj(x).flatten(2).transpose(1, 2))
+    expected = step()
+    assert len(got) == len(expected) > 3
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert initialiser.class_input_proj.weight.grad.abs().max() > 1e-3

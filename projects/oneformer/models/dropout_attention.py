@@ -31,6 +31,8 @@ from torch import Tensor
 MASK_CHUNKS = 8
 #: keys per block: a block's [heads, Q, KEY_BLOCK] scores fit in cache
 KEY_BLOCK = 2048
+#: mask elements drawn per piece (their random words stay in cache)
+_DRAW_PIECE = 1 << 16
 _pool: Optional[ThreadPoolExecutor] = None
 #: row b: the 8 mask elements (0. or 1.) of byte value b
 _UNPACKED = (torch.arange(256)[:, None] >> torch.arange(8)).bitwise_and_(
@@ -49,23 +51,31 @@ os.register_at_fork(after_in_child=_forget_pool)
 def keep_mask(numel: int, keep: float, seed: int) -> Tensor:
     """Packed uint8 [ceil(numel / 8)], bit j of byte i element 8 i + j
     (:func:`unpack_mask`): each element 1 with probability ``keep``, the
-    same for the same ``seed``."""
+    same for the same ``seed``.
+
+    Part i of the ``MASK_CHUNKS`` parts compares numpy's PCG64 (seeded
+    ``seed + i``) 32-bit outputs with round(keep * 2**32): 1 where one is
+    below it. They are the halves of its raw 64-bit words, low half first
+    (the order of numpy's own 32-bit draws on a little-endian machine)."""
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(min(MASK_CHUNKS, torch.get_num_threads()))
     mask = torch.empty(numel, dtype=torch.bool)
     parts = mask.chunk(MASK_CHUNKS)
+    threshold = np.uint32(min(round(keep * 2**32), 2**32 - 1))
 
     def draw(i: int) -> None:
-        # torch's CPU sampling is serial and releases the GIL: one thread
-        # per part; uniform samples are faster to draw than Bernoulli ones.
-        # The comparison is numpy's: a parallel torch op here would give
-        # this thread an OpenMP team of its own, and with more OpenMP
+        # Raw PCG64 words compared as integers take a third of the time of
+        # torch's uniform floats (which cost ~4 ns each); the draw goes in
+        # cache-sized pieces. numpy only: a parallel torch op here would
+        # give this thread an OpenMP team of its own, and with more OpenMP
         # threads than cores libgomp stops its workers spinning between
         # parallel regions, which slows every later op of the process.
-        uniform = torch.empty(parts[i].shape).uniform_(
-            generator=torch.Generator().manual_seed(seed + i))
-        np.less(uniform.numpy(), np.float32(keep), out=parts[i].numpy())
+        bits, out = np.random.PCG64(seed + i), parts[i].numpy()
+        for start in range(0, len(out), _DRAW_PIECE):
+            piece = out[start:start + _DRAW_PIECE]
+            words = bits.random_raw((len(piece) + 1) // 2)
+            np.less(words.view(np.uint32)[:len(piece)], threshold, out=piece)
 
     list(_pool.map(draw, range(len(parts))))
     return torch.from_numpy(np.packbits(mask.numpy(), bitorder='little'))
@@ -96,6 +106,22 @@ def _block_buffer(like: Tensor, heads: int, queries: int,
     """Buffer for :func:`_float_block_mask`: a block's bits start and end
     inside a byte, so its whole bytes hold up to 14 elements more."""
     return like.new_empty(heads * queries * min(KEY_BLOCK, keys) + 14)
+
+
+def _score_buffer(like: Tensor, heads: int, queries: int,
+                  keys: int) -> Tensor:
+    """Buffer for one block's [heads, Q, block] scores (:func:`_scores`),
+    reused by every block: a fresh block-sized tensor (10 MB for the query
+    initialiser) would be paged in again at each allocation."""
+    return like.new_empty(heads * queries * min(KEY_BLOCK, keys))
+
+
+def _scores(buffer: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``torch.bmm(a, b)`` ([heads, Q, d] x [heads, d, n]) written into
+    ``buffer`` (:func:`_score_buffer`)."""
+    heads, queries, size = a.shape[0], a.shape[1], b.shape[2]
+    return torch.bmm(a, b, out=buffer[:heads * queries * size].view(
+        heads, queries, size))
 
 
 def _float_block_mask(buffer: Tensor, packed: Tensor, heads: int,
@@ -167,12 +193,14 @@ class _DropoutAttention(torch.autograd.Function):
         out = torch.zeros_like(q)
         lse = q.new_empty(q.shape[:-1] + (1, ))
         mask = _block_buffer(q, heads, queries, length)
+        buffer = _score_buffer(q, heads, queries, length)
         for i in range(batch):
             v_i = v[0 if shared else i]
             run_max = q.new_full((heads, queries, 1), -math.inf)
             run_sum = q.new_zeros((heads, queries, 1))
             for start, end in _blocks(length):
-                scores = torch.bmm(q[i], k[i, :, start:end].transpose(1, 2))
+                scores = _scores(buffer, q[i],
+                                 k[i, :, start:end].transpose(1, 2))
                 new_max = torch.maximum(run_max,
                                         scores.amax(-1, keepdim=True))
                 rescale = run_max.sub_(new_max).exp_()
@@ -210,25 +238,29 @@ class _DropoutAttention(torch.autograd.Function):
         grad_k_heads = _split_heads(grad_k, heads)
         grad_v_heads = _split_heads(grad_v, heads)
         mask = _block_buffer(q, heads, queries, length)
+        buffers = [_score_buffer(q, heads, queries, length) for _ in range(3)]
         for i in range(batch):
             q_i, grad_i = q[i], grad_out[i]
             v_i = v[0 if shared else i]
             grad_v_i = grad_v_heads[0 if shared else i]
             for start, end in _blocks(length):
                 k_j = k[i, :, start:end]
-                probs = torch.bmm(q_i, k_j.transpose(1, 2)).sub_(
+                probs = _scores(buffers[0], q_i, k_j.transpose(1, 2)).sub_(
                     lse[i]).exp_()
                 block = _float_block_mask(mask, kept, heads, queries, i,
                                           length, start, end)
-                grad_v_block = torch.bmm((probs * block).transpose(1, 2),
-                                         grad_i)
+                dropped = torch.mul(
+                    probs, block,
+                    out=buffers[1][:probs.numel()].view_as(probs))
+                grad_v_block = torch.bmm(dropped.transpose(1, 2), grad_i)
                 if shared:
                     grad_v_i[:, start:end] += grad_v_block
                 else:
                     grad_v_i[:, start:end] = grad_v_block
-                grad_scores = torch.bmm(
-                    grad_i, v_i[:, start:end].transpose(1, 2)).mul_(
-                        block).sub_(delta[i]).mul_(probs)
+                grad_scores = _scores(
+                    buffers[2], grad_i,
+                    v_i[:, start:end].transpose(1, 2)).mul_(block).sub_(
+                        delta[i]).mul_(probs)
                 grad_q[i].baddbmm_(grad_scores, k_j)
                 grad_k_heads[i, :, start:end] = torch.bmm(
                     grad_scores.transpose(1, 2), q_i)

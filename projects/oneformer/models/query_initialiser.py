@@ -106,7 +106,7 @@ class OneFormerQueryInitialiser(BaseModule):
         pos = self._encoding(mask_features, h, w)
         pos = pos.flatten(2).transpose(1, 2).contiguous().expand(
             batch_size, -1, -1)
-        proj = self.class_input_proj(mask_features).flatten(2).transpose(1, 2)
+        proj = self._projected_features(mask_features)
         # Released quirk, kept for weight compatibility: values are the sine
         # encoding and keys add the projected features on top of it.
         query = self.decoder(query, query_pos, key=pos, value=pos,
@@ -117,6 +117,19 @@ class OneFormerQueryInitialiser(BaseModule):
     def _with_task_token(query: Tensor, task_tokens: Tensor) -> Tensor:
         """[B*T, N-1, C] queries + [B*T, C] task tokens -> [B*T, N, C]."""
         return torch.cat([query, task_tokens.unsqueeze(1)], dim=1)
+
+    def _projected_features(self, mask_features: Tensor) -> Tensor:
+        """``class_input_proj`` (a 1x1 convolution) of mask features [B,
+        C_in, h, w], as [B, h*w, C]: W x + b as one batched product on the
+        flattened features, then a transposed view. The same math; torch's
+        CPU 1x1 convolution takes about 1.4x as long and its backward about
+        2x."""
+        conv = self.class_input_proj
+        weight = conv.weight.flatten(1)  # [C, C_in]
+        return torch.baddbmm(
+            _bias(conv.bias, weight)[:, None],
+            weight.expand(mask_features.shape[0], -1, -1),
+            mask_features.flatten(2)).transpose(1, 2)
 
     def _encoding(self, like: Tensor, h: int, w: int) -> Tensor:
         """The sine encoding [1, C, h, w] of an unpadded h x w map."""
