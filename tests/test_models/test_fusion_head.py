@@ -220,10 +220,14 @@ def test_semantic_rule_upsamples_slab_by_slab_as_the_whole_map(
     torch.testing.assert_close(whole, released, rtol=0, atol=1e-6)
     expected = torch.einsum('qk,qhw->khw', cls.softmax(-1)[:, :-1],
                             released.sigmoid()).argmax(0)
+    # blocks of 7 pixels: a slab's last block is shorter, and the rule's
+    # buffers are reused by blocks of every length
+    monkeypatch.setattr(module, '_SEMANTIC_BLOCK', 7)
     for rows in (2, 3):
         monkeypatch.setattr(module, '_SEMANTIC_SLAB', rows * pad[1])
-        slabs = list(head._resized_slabs(
-            masks, dict(meta, batch_input_shape=pad), True))
+        # each slab is valid until the next one (one buffer): keep copies
+        slabs = [slab.clone() for slab in head._resized_slabs(
+            masks, dict(meta, batch_input_shape=pad), True)]
         assert len(slabs) == -(-img[0] // rows) > 1
         assert all(slab.shape[0] == rows for slab in slabs[:-1])
         assert torch.cat(slabs).equal(whole.permute(1, 2, 0))
@@ -253,23 +257,29 @@ def test_unknown_task_rejected():
         predict(fusion_head(), SEMANTIC_CLS, SEMANTIC_MASKS, 'depth')
 
 
-@pytest.mark.parametrize('seed', [0, 1])
-def test_keepable_queries_give_mmdets_rules_on_all_upsampled_masks(seed):
+@pytest.mark.parametrize('seed,ori_shape', [(0, (26, 38)), (1, (26, 38)),
+                                            (2, (13, 19))])
+def test_keepable_queries_give_mmdets_rules_on_all_upsampled_masks(
+        monkeypatch, seed, ori_shape):
     """Only the masks a rule can use are upsampled, and the instance masks
-    are taken, upsampled and scored in chunks: the panoptic and instance
-    results equal mmdet's ``MaskFormerFusionHead`` rules applied to all N masks
-    upsampled first (the released order); the semantic map equals the
-    einsum over all of them."""
+    are taken, upsampled (into one buffer) and scored in chunks: the
+    panoptic and instance results equal mmdet's ``MaskFormerFusionHead``
+    rules applied to all N masks upsampled first (the released order); the
+    semantic map equals the einsum over all of them. With ``ori_shape`` the
+    image size, the masks are not resized after the crop. Chunks of 4: the
+    6-7 distinct kept queries take two, the second shorter."""
     from mmdet.models.seg_heads.panoptic_fusion_heads import \
         MaskFormerFusionHead
+    from projects.oneformer.models import fusion_head as module
+    monkeypatch.setattr(module, '_INSTANCE_CHUNK', 4)
     torch.manual_seed(seed)
     head = fusion_head(object_mask_thr=0.3, max_per_image=16)
     cls = torch.randn(12, 5) * 2
     cls[:3, -1] = 9.0  # some no-object queries
     masks = torch.randn(12, 4, 6) * 4
-    meta = dict(pad_shape=(16, 24), img_shape=(13, 19), ori_shape=(26, 38))
+    meta = dict(pad_shape=(16, 24), img_shape=(13, 19), ori_shape=ori_shape)
     full = head.crop_and_rescale(masks, dict(meta, batch_input_shape=(16, 24)))
-    assert full.shape == (12, 26, 38)
+    assert full.shape == (12, ) + ori_shape
     pan = predict(head, cls, masks, 'panoptic', **meta)['pan_results']
     expected = MaskFormerFusionHead.panoptic_postprocess(head, cls, full)
     assert pan.sem_seg.equal(expected.sem_seg)

@@ -37,6 +37,16 @@ def semantic_inference(mask_cls: Tensor, mask_pred: Tensor) -> Tensor:
                         mask_pred.sigmoid())
 
 
+def bilinear_into(masks: Tensor, size: Sequence[int], out: Tensor) -> Tensor:
+    """``F.interpolate(masks, size, mode='bilinear', align_corners=False)``
+    of [n, C, h, w] written into ``out`` [n, C, *size] (the same values;
+    ``out`` keeps its memory format). A caller that resizes chunk after
+    chunk reuses one output: on CPU a fresh output of this size is paged in
+    again at every call, which can cost as much as the resize."""
+    return torch.ops.aten.upsample_bilinear2d.out(
+        masks, list(size), False, None, None, out=out)
+
+
 def _resized_to_ori(meta: dict, rescale: bool) -> bool:
     """Whether the released order resizes the cropped masks to
     ``ori_shape`` (a same-size bilinear resize is the identity)."""
@@ -138,18 +148,26 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             return PixelData(sem_seg=scores.argmax(0)[None], scores=scores)
         # The same sum as a [K, N] x [N, pixels] matmul, block by block of
         # pixel-major mask logits: the K x H x W scores are never written
-        # out, only their argmax over the classes (``class_argmax``).
+        # out, only their argmax over the classes (``class_argmax``); every
+        # block's mask probabilities and scores go into two reused buffers.
         probs = F.softmax(mask_cls, dim=-1)[:, :-1].t()
         slabs = _row_slabs(mask_pred) if meta is None else \
             self._resized_slabs(mask_pred, meta, rescale)
+        num_queries, num_classes = probs.shape[1], probs.shape[0]
+        mask_probs = mask_pred.new_empty(_SEMANTIC_BLOCK * num_queries)
+        scores = mask_pred.new_empty(num_classes * _SEMANTIC_BLOCK)
         labels, height = [], 0
         for slab in slabs:
             height += slab.shape[0]
-            labels += [
-                class_argmax(torch.mm(probs, block.sigmoid().t()))
-                for block in slab.reshape(-1, slab.shape[-1]).split(
-                    _SEMANTIC_BLOCK)
-            ]
+            for block in slab.reshape(-1, num_queries).split(
+                    _SEMANTIC_BLOCK):
+                n = len(block)
+                torch.mm(probs,
+                         torch.sigmoid(block, out=mask_probs[:n * num_queries]
+                                       .view(n, num_queries)).t(),
+                         out=scores[:num_classes * n].view(num_classes, n))
+                labels.append(class_argmax(
+                    scores[:num_classes * n].view(num_classes, n)))
         return PixelData(sem_seg=torch.cat(labels).view(1, height, -1))
 
     def _resized_slabs(self, mask_pred: Tensor, meta: dict,
@@ -169,6 +187,9 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         value equals the whole map's upsampled channels-last (which rounds
         differently from one mask at a time, by up to an ulp); otherwise
         the two coordinates may round differently.
+
+        The slabs are upsampled into one buffer: each slab is valid until
+        the next one is produced.
         """
         pad_h, pad_w = meta['batch_input_shape'][:2]
         img_h, img_w = meta['img_shape'][:2]
@@ -181,16 +202,25 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 self.crop_and_rescale(mask_pred, meta, rescale))
             return
         masks = mask_pred[None].contiguous(memory_format=torch.channels_last)
+        spans = []
         for start in range(0, img_h, rows):
             stop = min(start + rows, img_h)
             # input rows read by output rows start .. stop - 1 (floor
             # division: the first is negative at the top, clamped to 0)
             first = max((2 * start + 1 - factor) // (2 * factor), 0)
             last = min((2 * stop - 1 - factor) // (2 * factor) + 1, h - 1)
-            slab = F.interpolate(
-                masks[:, :, first:last + 1],
-                size=((last + 1 - first) * factor, pad_w), mode='bilinear',
-                align_corners=False)[0].permute(1, 2, 0)
+            spans.append((start, stop, first, last))
+        num_masks = len(mask_pred)
+        buffer = mask_pred.new_empty(
+            max(last + 1 - first for _, _, first, last in spans) * factor *
+            pad_w * num_masks)
+        for start, stop, first, last in spans:
+            out_rows = (last + 1 - first) * factor
+            slab = bilinear_into(
+                masks[:, :, first:last + 1], (out_rows, pad_w),
+                buffer[:out_rows * pad_w * num_masks].view(
+                    1, out_rows, pad_w, num_masks).permute(0, 3, 1, 2)
+            )[0].permute(1, 2, 0)
             offset = first * factor
             yield slab[start - offset:stop - offset, :img_w]
 
@@ -213,7 +243,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             mask_cls (Tensor): Class logits [N, K+1].
             mask_pred (Tensor): Mask logits [N, h, w].
             resize (callable, optional): Mask logits [n, h, w] -> [n, H, W]
-                at the output size (:meth:`crop_and_rescale`); None when
+                at the output size (:meth:`crop_and_rescale`; a new tensor,
+                or a view of one, which the rule overwrites); None when
                 ``mask_pred`` is at the output size.
 
         Returns:
@@ -238,7 +269,7 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             # elsewhere, and the area as a byte sum: the values of
             # sum(sigmoid x binary) and sum(binary) without a float x bool
             # product or a bool -> int64 copy (both slow on CPU)
-            foreground = F.threshold(chunk, 0., float('-inf')).sigmoid_()
+            foreground = F.threshold_(chunk, 0., float('-inf')).sigmoid_()
             area = binary.flatten(1).view(torch.uint8).sum(
                 1, dtype=torch.int32)
             mask_scores.append(foreground.flatten(1).sum(1) / (area + 1e-6))
@@ -272,16 +303,23 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         return keep.nonzero()[:, 0]
 
     def crop_and_rescale(self, mask_pred: Tensor, meta: dict,
-                         rescale: bool = True) -> Tensor:
+                         rescale: bool = True,
+                         out: Optional[Tensor] = None) -> Tensor:
         """Mask logits [N, h, w] -> upsampled to the padded input
         (``batch_input_shape``), cropped to the image and, with ``rescale``,
         resized to ``ori_shape``: the released order, done before any
-        inference rule."""
+        inference rule. With ``out`` ([>= N, 1, *batch_input_shape]) the
+        upsampling writes into its first N rows, and the result may be a
+        view of it."""
         pad_shape = tuple(meta['batch_input_shape'][:2])
         if tuple(mask_pred.shape[-2:]) != pad_shape:
-            mask_pred = F.interpolate(
-                mask_pred[:, None], size=pad_shape, mode='bilinear',
-                align_corners=False)[:, 0]
+            if out is None:
+                mask_pred = F.interpolate(
+                    mask_pred[:, None], size=pad_shape, mode='bilinear',
+                    align_corners=False)[:, 0]
+            else:
+                mask_pred = bilinear_into(mask_pred[:, None], pad_shape,
+                                          out[:len(mask_pred)])[:, 0]
         img_h, img_w = meta['img_shape'][:2]
         mask_pred = mask_pred[:, :img_h, :img_w]
         # a same-size bilinear resize is the identity: skip the copy
@@ -328,7 +366,13 @@ class OneFormerFusionHead(MaskFormerFusionHead):
                 result = self.panoptic_postprocess(mask_cls[keep],
                                                    resize(mask_pred[keep]))
             elif task == 'instance':  # the top-k queries, taken by the rule
-                result = self.instance_postprocess(mask_cls, mask_pred, resize)
+                # every chunk is upsampled into one buffer
+                buffer = mask_pred.new_empty(
+                    (_INSTANCE_CHUNK, 1) +
+                    tuple(data_sample.metainfo['batch_input_shape'][:2]))
+                result = self.instance_postprocess(
+                    mask_cls, mask_pred,
+                    functools.partial(resize, out=buffer))
             else:
                 result = self.semantic_postprocess(
                     mask_cls, mask_pred, data_sample.metainfo, rescale)
