@@ -162,12 +162,12 @@ class OneFormerFusionHead(MaskFormerFusionHead):
             for block in slab.reshape(-1, num_queries).split(
                     _SEMANTIC_BLOCK):
                 n = len(block)
+                block_scores = scores[:num_classes * n].view(num_classes, n)
                 torch.mm(probs,
                          torch.sigmoid(block, out=mask_probs[:n * num_queries]
                                        .view(n, num_queries)).t(),
-                         out=scores[:num_classes * n].view(num_classes, n))
-                labels.append(class_argmax(
-                    scores[:num_classes * n].view(num_classes, n)))
+                         out=block_scores)
+                labels.append(class_argmax(block_scores))
         return PixelData(sem_seg=torch.cat(labels).view(1, height, -1))
 
     def _resized_slabs(self, mask_pred: Tensor, meta: dict,
