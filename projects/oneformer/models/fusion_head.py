@@ -88,15 +88,35 @@ def mask_boxes(masks: Tensor) -> Tensor:
     x2, y2; float32, all zero for an empty mask) of bool masks [n, H, W].
     The row / column occupancy is a max over the masks' bytes (torch's
     ``any`` over an outer dimension is slow on CPU)."""
-    n, height, width = masks.shape
     occupied = masks.view(torch.uint8)
-    cols, rows = occupied.amax(1), occupied.amax(2)  # [n, W], [n, H]
+    return occupancy_boxes(occupied.amax(1), occupied.amax(2))
+
+
+def occupancy_boxes(cols: Tensor, rows: Tensor) -> Tensor:
+    """Boxes [n, 4] (as :func:`mask_boxes`) of masks whose occupied columns
+    [n, W] and rows [n, H] are 1 (uint8, 0 elsewhere)."""
+    width, height = cols.shape[1], rows.shape[1]
     # argmax returns the first maximal index
     boxes = torch.stack([
         cols.argmax(1), rows.argmax(1), width - cols.flip(1).argmax(1),
         height - rows.flip(1).argmax(1)
     ], dim=1).float()
     return boxes * cols.amax(1, keepdim=True).bool()
+
+
+def _instance_outputs(num: int, size: Sequence[int], like: Tensor
+                      ) -> Tuple[Tensor, ...]:
+    """The instance rule's outputs for ``num`` masks of ``size`` (H, W) of
+    logits ``like``: bool masks [num, H, W], the foreground sums [num]
+    (``like``'s dtype), the areas [num] (float32 counts bytes exactly up to
+    2^24 pixels per mask, int32 beyond) and the occupied columns [num, W]
+    and rows [num, H] (uint8)."""
+    height, width = size
+    area_dtype = torch.float32 if height * width <= 2**24 else torch.int32
+    return (like.new_empty((num, height, width), dtype=torch.bool),
+            like.new_empty(num), like.new_empty(num, dtype=area_dtype),
+            like.new_empty((num, width), dtype=torch.uint8),
+            like.new_empty((num, height), dtype=torch.uint8))
 
 
 @MODELS.register_module()
@@ -236,7 +256,8 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         The kept queries' masks are taken, resized, thresholded, scored and
         boxed ``_INSTANCE_CHUNK`` at a time, straight into the output: each
         full-size chunk is read while it is in cache and only the boolean
-        masks are kept. A query kept with several classes has one mask, mask
+        masks, the sums and the occupied rows and columns are kept; the
+        scores and boxes are made from those once. A query kept with several classes has one mask, mask
         score and box: they are computed once and repeated.
 
         Args:
@@ -255,26 +276,31 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         distinct, repeat = queries.unique(return_inverse=True)
         if len(distinct) == len(queries):  # no query twice: keep the order
             distinct, repeat = queries, None
-        masks, mask_scores, bboxes = None, [], []
-        for i, rows in enumerate(distinct.split(_INSTANCE_CHUNK)):  # >= 1
-            chunk = mask_pred[rows]
+        masks = None
+        for i, picked in enumerate(distinct.split(_INSTANCE_CHUNK)):  # >= 1
+            chunk = mask_pred[picked]
             if resize is not None:
                 chunk = resize(chunk)
             if masks is None:
-                masks = chunk.new_empty((len(distinct), ) + chunk.shape[1:],
-                                        dtype=torch.bool)
-            start = i * _INSTANCE_CHUNK
-            binary = torch.gt(chunk, 0, out=masks[start:start + len(rows)])
+                masks, sums, areas, cols, rows = _instance_outputs(
+                    len(distinct), chunk.shape[1:], chunk)
+            span = slice(i * _INSTANCE_CHUNK,
+                         i * _INSTANCE_CHUNK + len(picked))
+            binary = torch.gt(chunk, 0, out=masks[span])
             # sigmoid where the mask is on, exactly 0 (sigmoid(-inf))
             # elsewhere, and the area as a byte sum: the values of
             # sum(sigmoid x binary) and sum(binary) without a float x bool
-            # product or a bool -> int64 copy (both slow on CPU)
+            # product or a bool -> int copy (both slow on CPU); a float
+            # sum of the bytes is twice as fast as an int one
             foreground = F.threshold_(chunk, 0., float('-inf')).sigmoid_()
-            area = binary.flatten(1).view(torch.uint8).sum(
-                1, dtype=torch.int32)
-            mask_scores.append(foreground.flatten(1).sum(1) / (area + 1e-6))
-            bboxes.append(mask_boxes(binary))
-        mask_scores, bboxes = torch.cat(mask_scores), torch.cat(bboxes)
+            torch.sum(foreground.flatten(1), 1, out=sums[span])
+            occupied = binary.view(torch.uint8)
+            torch.sum(occupied.flatten(1), 1, dtype=areas.dtype,
+                      out=areas[span])
+            torch.amax(occupied, 1, out=cols[span])
+            torch.amax(occupied, 2, out=rows[span])
+        mask_scores = sums / (areas + 1e-6)
+        bboxes = occupancy_boxes(cols, rows)
         if repeat is not None:
             masks, mask_scores, bboxes = (
                 masks[repeat], mask_scores[repeat], bboxes[repeat])
