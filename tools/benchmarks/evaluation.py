@@ -41,6 +41,7 @@ import io
 import os.path as osp
 import pstats
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -56,6 +57,10 @@ from mmengine.runner import Runner, load_checkpoint
 from mmengine.structures import InstanceData, PixelData
 from panopticapi.utils import rgb2id
 
+# the tree this script is in, not an installed copy: a run from another
+# worktree (a before / after comparison) measures that worktree's code
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: F401  registers modules
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmdet.registry import MODELS
@@ -64,7 +69,6 @@ from mmdet.structures.mask import mask2bbox
 from projects.oneformer.engine import (PerDatasetEvaluator, format_task_metrics,
                                        task_metrics)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_CONFIG = 'configs/oneformer_r18_toy.py'
 MODEL_CONFIG = 'configs/oneformer/oneformer_r50_8xb2-160k_ade20k-512x512.py'
 TARGET = 15.0  # % of inference time

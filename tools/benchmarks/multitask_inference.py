@@ -5,7 +5,7 @@ single-task passes (ratio 3.0). Here the backbone and pixel decoder run once per
 and only the transformer decoder and post-processing run per task.
 
     python tools/benchmarks/multitask_inference.py [--config C] [--size 512] \
-        [--images 4] [--repeats 3] [--threads 2]
+        [--images 4] [--repeats 3] [--threads 2] [--parts]
 
 Prints the median wall time, CPU time (this process, all threads) and minor page
 faults (memory the allocator took from the system again) per image of each
@@ -20,10 +20,19 @@ It also counts each pass's matmul and convolution FLOPs (``torch.utils.flop_coun
 and prints their three-task / mean single-task ratio: the time ratio if every op ran at
 the same speed. What the time ratio has above it is per-task work that computes less
 per second than the shared part (attention, resizing, thresholds, copies).
+
+``--parts`` then repeats the passes with a CPU-time and page-fault counter around
+each part (backbone, pixel decoder, query initialiser, masked decoder,
+post-processing) and prints them per pass and the three-task pass's excess over the
+mean single task: what each per-task part adds, apart from the shared part's
+run-to-run drift, which moves the ratio too.
 """
 import argparse
+import contextlib
+import os.path as osp
 import resource
 import statistics
+import sys
 import time
 
 import torch
@@ -33,6 +42,10 @@ from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 
+# the tree this script is in, not an installed copy: a run from another
+# worktree (a before / after comparison) measures that worktree's code
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: F401
 from projects.oneformer.models import TASKS
 
@@ -47,6 +60,9 @@ def parse_args():
     parser.add_argument('--images', type=int, default=4, help='images per pass')
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--parts', action='store_true',
+                        help='then, in more repeats of the passes, the CPU '
+                        'time and minor faults of each part of a pass')
     return parser.parse_args()
 
 
@@ -101,6 +117,92 @@ def time_passes(model, data, passes: dict, repeats: int) -> dict:
                 times[name][2].append(after.ru_minflt - before.ru_minflt)
     return {name: tuple(statistics.median(x) for x in t)
             for name, t in times.items()}
+
+
+def _parts(model) -> dict:
+    """The parts of a pass, each a module (timed through its forward hooks)
+    or the fusion head's ``predict``."""
+    head = model.panoptic_head
+    return {'backbone': model.backbone, 'pixel decoder': head.pixel_decoder,
+            'query initialiser': head.query_initialiser,
+            'masked decoder': head.transformer_decoder,
+            'post-processing': model.panoptic_fusion_head}
+
+
+@contextlib.contextmanager
+def part_counters(model, totals: dict):
+    """Adds each part's CPU seconds and minor faults to ``totals[part]``
+    ([cpu, faults]) while the context is open."""
+    def usage():
+        return time.process_time(), resource.getrusage(
+            resource.RUSAGE_SELF).ru_minflt
+
+    def counted(name, call):
+        def run(*args, **kwargs):
+            cpu, faults = usage()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                now = usage()
+                totals[name][0] += now[0] - cpu
+                totals[name][1] += now[1] - faults
+        return run
+
+    undo = []
+    for name, part in _parts(model).items():
+        method = 'predict' if name == 'post-processing' else 'forward'
+        undo.append((part, method, part.__dict__.get(method)))
+        setattr(part, method, counted(name, getattr(part, method)))
+    try:
+        yield
+    finally:
+        for part, method, own in undo:
+            if own is None:
+                delattr(part, method)
+            else:
+                setattr(part, method, own)
+
+
+def time_parts(model, data, passes: dict, repeats: int) -> dict:
+    """Median CPU seconds and minor faults of each part of one ``predict``
+    of the batch, and of the whole pass ('total'), for each pass's tasks;
+    the passes alternate as in :func:`time_passes`."""
+    samples = {name: [] for name in passes}
+    with torch.no_grad():
+        for _ in range(repeats):
+            for name, tasks in passes.items():
+                model.test_cfg['tasks'] = list(tasks)
+                totals = {part: [0., 0] for part in _parts(model)}
+                with part_counters(model, totals):
+                    cpu = time.process_time()
+                    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                    model(**data, mode='predict')
+                    totals['total'] = [
+                        time.process_time() - cpu,
+                        resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
+                        faults]
+                samples[name].append(totals)
+    return {name: {part: tuple(statistics.median(s[part][k] for s in runs)
+                               for k in range(2)) for part in runs[0]}
+            for name, runs in samples.items()}
+
+
+def print_parts(parts: dict, num_images: int) -> None:
+    names = list(next(iter(parts.values())))
+    print('per part, CPU ms per image (minor faults per image, thousands), '
+          'the median of each:')
+    print('  ' + f'{"pass":12s}' + ''.join(f'{n:>19s}' for n in names))
+    rows = dict(parts)
+    rows['3-task - mean'] = {n: tuple(
+        parts['joint'][n][k] - statistics.mean(parts[t][n][k] for t in TASKS)
+        for k in range(2)) for n in names}
+    for name, row in rows.items():
+        print('  ' + f'{name:12s}' + ''.join(
+            f'{row[n][0] / num_images * 1e3:11.0f} ({row[n][1] / num_images / 1e3:4.0f}k)'
+            for n in names))
+    print('  (total: the whole predict, also the data preprocessor, the task '
+          'tokens and the final masks; "3-task - mean": the three-task pass '
+          'minus the mean single-task pass)')
 
 
 def pass_gflops(model, data, passes: dict) -> dict:
@@ -163,6 +265,10 @@ def main():
           f'{int((segments != void).sum())} panoptic segments, '
           f'{len(first.pred_instances)} instance masks, '
           f'{model.panoptic_head.num_queries} semantic masks')
+    if args.parts:
+        print_parts(time_parts(
+            model, data, dict(**{task: [task] for task in TASKS}, joint=TASKS),
+            args.repeats), n)
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ import os
 import os.path as osp
 import statistics
 import tempfile
+import sys
 import time
 
 import numpy as np
@@ -22,6 +23,10 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+# the tree this script is in, not an installed copy: a run from another
+# worktree (a before / after comparison) measures that worktree's code
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: F401
 from mmdet.registry import MODELS
 from projects.oneformer.deployment import (OneFormerGraph, export_onnx,

@@ -31,6 +31,7 @@ AdamW moments; and the top ops. Not a test: timings are noisy, compare ratios
 within one run only.
 """
 import argparse
+import os.path as osp
 import contextlib
 import copy
 import functools
@@ -54,6 +55,10 @@ from mmdet.registry import MODELS
 from mmdet.structures.mask import BitmapMasks
 from torch.profiler import ProfilerActivity, profile, record_function
 
+# the tree this script is in, not an installed copy: a run from another
+# worktree (a before / after comparison) measures that worktree's code
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 import projects.oneformer  # noqa: F401
 from projects.oneformer.datasets import OneFormerADE20KPanopticDataset
 from projects.oneformer.datasets.transforms import (OneFormerTaskSampling,
