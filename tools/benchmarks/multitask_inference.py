@@ -129,14 +129,16 @@ def _parts(model) -> dict:
             'post-processing': model.panoptic_fusion_head}
 
 
+def usage() -> tuple:
+    """This process's CPU seconds (all threads) and minor faults so far."""
+    return time.process_time(), resource.getrusage(
+        resource.RUSAGE_SELF).ru_minflt
+
+
 @contextlib.contextmanager
 def part_counters(model, totals: dict):
     """Adds each part's CPU seconds and minor faults to ``totals[part]``
     ([cpu, faults]) while the context is open."""
-    def usage():
-        return time.process_time(), resource.getrusage(
-            resource.RUSAGE_SELF).ru_minflt
-
     def counted(name, call):
         def run(*args, **kwargs):
             cpu, faults = usage()
@@ -174,13 +176,9 @@ def time_parts(model, data, passes: dict, repeats: int) -> dict:
                 model.test_cfg['tasks'] = list(tasks)
                 totals = {part: [0., 0] for part in _parts(model)}
                 with part_counters(model, totals):
-                    cpu = time.process_time()
-                    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+                    before = usage()
                     model(**data, mode='predict')
-                    totals['total'] = [
-                        time.process_time() - cpu,
-                        resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
-                        faults]
+                    totals['total'] = [a - b for a, b in zip(usage(), before)]
                 samples[name].append(totals)
     return {name: {part: tuple(statistics.median(s[part][k] for s in runs)
                                for k in range(2)) for part in runs[0]}

@@ -14,8 +14,8 @@ import argparse
 import os
 import os.path as osp
 import statistics
-import tempfile
 import sys
+import tempfile
 import time
 
 import numpy as np

@@ -31,12 +31,11 @@ AdamW moments; and the top ops. Not a test: timings are noisy, compare ratios
 within one run only.
 """
 import argparse
-import os.path as osp
 import contextlib
 import copy
 import functools
 import json
-import os
+import os.path as osp
 import resource
 import statistics
 import subprocess
@@ -356,12 +355,11 @@ class Worker:
     RSS is its own)."""
 
     def __init__(self, kind: str, argv):
-        env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep +
-                   os.environ.get('PYTHONPATH', ''))
         self.kind = kind
+        # the worker runs this file, which puts its own tree first on sys.path
         self.proc = subprocess.Popen(
             [sys.executable, __file__, '--worker', kind] + argv,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.info = self._reply()
 
     def _reply(self) -> dict:

@@ -257,8 +257,9 @@ class OneFormerFusionHead(MaskFormerFusionHead):
         boxed ``_INSTANCE_CHUNK`` at a time, straight into the output: each
         full-size chunk is read while it is in cache and only the boolean
         masks, the sums and the occupied rows and columns are kept; the
-        scores and boxes are made from those once. A query kept with several classes has one mask, mask
-        score and box: they are computed once and repeated.
+        scores and boxes are made from those once. A query kept with several
+        classes has one mask, mask score and box: they are computed once and
+        repeated.
 
         Args:
             mask_cls (Tensor): Class logits [N, K+1].
