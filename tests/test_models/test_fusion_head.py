@@ -305,10 +305,15 @@ def test_no_keepable_query_gives_an_all_void_panoptic_map():
     assert (pan.sem_seg == VOID).all()
 
 
-def test_mask_boxes_equal_mmdets_mask2bbox():
+def test_occupancy_boxes_equal_mmdets_mask2bbox():
     from mmdet.structures.mask import mask2bbox
 
-    from projects.oneformer.models.fusion_head import mask_boxes
+    from projects.oneformer.models.fusion_head import occupancy_boxes
+
+    def mask_boxes(masks):  # as the instance rule makes the occupancy
+        occupied = masks.view(torch.uint8)
+        return occupancy_boxes(occupied.amax(1), occupied.amax(2))
+
     torch.manual_seed(0)
     masks = torch.rand(12, 13, 19) > 0.97
     masks[0] = False  # empty: all-zero box

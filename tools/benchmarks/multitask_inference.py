@@ -120,8 +120,8 @@ def time_passes(model, data, passes: dict, repeats: int) -> dict:
 
 
 def _parts(model) -> dict:
-    """The parts of a pass, each a module (timed through its forward hooks)
-    or the fusion head's ``predict``."""
+    """The parts of a pass: modules whose ``forward`` is timed, and the
+    fusion head, whose ``predict`` is (see :func:`part_counters`)."""
     head = model.panoptic_head
     return {'backbone': model.backbone, 'pixel decoder': head.pixel_decoder,
             'query initialiser': head.query_initialiser,

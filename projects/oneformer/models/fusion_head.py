@@ -83,18 +83,12 @@ def class_argmax(scores: Tensor) -> Tensor:
     return num_classes - scores.eq_(best).mul_(ranks).amax(0).long()
 
 
-def mask_boxes(masks: Tensor) -> Tensor:
-    """mmdet's ``mask2bbox`` without its per-mask loop: boxes [n, 4] (x1, y1,
-    x2, y2; float32, all zero for an empty mask) of bool masks [n, H, W].
-    The row / column occupancy is a max over the masks' bytes (torch's
-    ``any`` over an outer dimension is slow on CPU)."""
-    occupied = masks.view(torch.uint8)
-    return occupancy_boxes(occupied.amax(1), occupied.amax(2))
-
-
 def occupancy_boxes(cols: Tensor, rows: Tensor) -> Tensor:
-    """Boxes [n, 4] (as :func:`mask_boxes`) of masks whose occupied columns
-    [n, W] and rows [n, H] are 1 (uint8, 0 elsewhere)."""
+    """mmdet's ``mask2bbox`` without its per-mask loop: boxes [n, 4] (x1, y1,
+    x2, y2; float32, all zero for an empty mask) of masks whose occupied
+    columns [n, W] and rows [n, H] are 1 (uint8, 0 elsewhere), e.g. a max
+    over bool masks' bytes (torch's ``any`` over an outer dimension is slow
+    on CPU)."""
     width, height = cols.shape[1], rows.shape[1]
     # argmax returns the first maximal index
     boxes = torch.stack([
