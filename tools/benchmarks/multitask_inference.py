@@ -89,6 +89,12 @@ def make_batch(model, num: int, size: int):
     return model.data_preprocessor(dict(inputs=inputs, data_samples=samples), False)
 
 
+def usage() -> tuple:
+    """This process's CPU seconds (all threads) and minor faults so far."""
+    return time.process_time(), resource.getrusage(
+        resource.RUSAGE_SELF).ru_minflt
+
+
 def time_passes(model, data, passes: dict, repeats: int) -> dict:
     """Median (wall, CPU seconds, minor page faults) of one ``predict`` of the batch for each
     pass's tasks (None: only the backbone and pixel decoder). The passes
@@ -108,13 +114,11 @@ def time_passes(model, data, passes: dict, repeats: int) -> dict:
             run(tasks)  # warm-up
         for _ in range(repeats):
             for name, tasks in passes.items():
-                before = resource.getrusage(resource.RUSAGE_SELF)
-                start, start_cpu = time.perf_counter(), time.process_time()
+                start, before = time.perf_counter(), usage()
                 run(tasks)
                 times[name][0].append(time.perf_counter() - start)
-                times[name][1].append(time.process_time() - start_cpu)
-                after = resource.getrusage(resource.RUSAGE_SELF)
-                times[name][2].append(after.ru_minflt - before.ru_minflt)
+                for series, a, b in zip(times[name][1:], usage(), before):
+                    series.append(a - b)
     return {name: tuple(statistics.median(x) for x in t)
             for name, t in times.items()}
 
@@ -127,12 +131,6 @@ def _parts(model) -> dict:
             'query initialiser': head.query_initialiser,
             'masked decoder': head.transformer_decoder,
             'post-processing': model.panoptic_fusion_head}
-
-
-def usage() -> tuple:
-    """This process's CPU seconds (all threads) and minor faults so far."""
-    return time.process_time(), resource.getrusage(
-        resource.RUSAGE_SELF).ru_minflt
 
 
 @contextlib.contextmanager
