@@ -1,6 +1,8 @@
 """tools/benchmarks/*.py measure the tree they are in: a before / after
 comparison runs the same script from a second worktree, and the package this
-checkout installs (editable) must not stand in for that worktree's code."""
+checkout installs (editable) must not stand in for that worktree's code. The
+GPU check, which no CPU machine can time, runs through on a CPU."""
+import json
 import os
 import os.path as osp
 import shutil
@@ -41,3 +43,50 @@ def test_benchmark_imports_the_package_of_its_own_tree(tmp_path, script):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert f'projects imported from {marker}' in proc.stdout, \
         (proc.stdout + proc.stderr)[-3000:]
+
+
+def test_gpu_benchmark_runs_through_on_cpu(tmp_path):
+    """gpu_swin_l.py waits for a GPU machine; a CPU smoke run (R50 at 64x64)
+    keeps its whole path working: both models, every inference row and the
+    training steps, each a number, and the ratios printed."""
+    out = tmp_path / 'gpu.json'
+    config = 'configs/oneformer/oneformer_r50_8xb2-160k_ade20k-512x512.py'
+    proc = subprocess.run(
+        [sys.executable, 'tools/benchmarks/gpu_swin_l.py', '--device', 'cpu',
+         '--oneformer', config, '--size', '64', '--queries', '20',
+         '--images', '1', '--repeats', '1', '--iters', '1', '--warmup', '0',
+         '--batch', '1', '--things', '2', '--out', str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    results = json.loads(out.read_text())
+    for kind, outputs in (('oneformer', 'three tasks'),
+                          ('mask2former', 'three outputs')):
+        side = results[kind]
+        for key in ('panoptic fp32', 'panoptic bf16', f'{outputs} fp32',
+                    f'{outputs} bf16'):
+            assert isinstance(side[f'img/s {key}'], float), side
+        assert side['training']['s_per_iter'] > 0, side
+    assert 'OneFormer' in results['oneformer']['model']
+    assert results['mask2former']['model'].startswith('Mask2Former / '
+                                                      'Mask2FormerHead')
+    # the same backbone and queries on both sides
+    for kind in ('oneformer', 'mask2former'):
+        assert 'ResNet, ' in results[kind]['model']
+        assert '20 queries' in results[kind]['model']
+    assert 'training s/iter' in proc.stdout
+
+
+def test_gpu_check_without_wheels_says_what_to_run(tmp_path):
+    """The GPU machine cannot download: without the carried .whl/ the
+    check stops at once with the command that makes it."""
+    shutil.copytree(osp.join(REPO, 'tools/benchmarks'),
+                    tmp_path / 'tools/benchmarks',
+                    ignore=shutil.ignore_patterns('__pycache__'))
+    proc = subprocess.run(
+        ['bash', 'tools/benchmarks/gpu_check.sh', 'run'], cwd=tmp_path,
+        capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, OUT=str(tmp_path / 'out')))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert 'gpu_check.sh prepare' in proc.stdout
+    assert 'carry .whl' in proc.stdout

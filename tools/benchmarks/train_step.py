@@ -71,17 +71,22 @@ TARGETS = dict(time=1.15, rss=1.10)
 LABEL = '## '  # prefix of the profiler ranges that name components
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--oneformer', default=CONFIGS['oneformer'])
-    parser.add_argument('--mask2former', default=CONFIGS['mask2former'])
-    parser.add_argument('--size', type=int, default=512, help='image side')
+def add_batch_arguments(parser, size: int = 512, queries: int = 150) -> None:
+    """The options :func:`make_batch` and the models' query count read."""
+    parser.add_argument('--size', type=int, default=size, help='image side')
     parser.add_argument('--batch', type=int, default=2, help='images per step')
-    parser.add_argument('--queries', type=int, default=150,
+    parser.add_argument('--queries', type=int, default=queries,
                         help='queries of both models (OneFormer: > 16, its '
                         'text contexts)')
     parser.add_argument('--things', type=int, default=4,
                         help='thing instances (targets) per image')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--oneformer', default=CONFIGS['oneformer'])
+    parser.add_argument('--mask2former', default=CONFIGS['mask2former'])
+    add_batch_arguments(parser)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--steps', type=int, default=4,
                         help='timed steps per model')
