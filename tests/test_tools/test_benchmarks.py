@@ -16,6 +16,19 @@ from tests.utils import REPO
 SCRIPTS = sorted(
     name for name in os.listdir(osp.join(REPO, 'tools/benchmarks'))
     if name.endswith('.py'))
+SMOKE_RUN = 'gpu_swin_l.py'  # run through from a copy below, not only --help
+
+
+def copy_tree(tmp_path, *folders) -> str:
+    """``folders`` of the checkout copied into tmp_path, whose package says
+    where it was imported from; returns that line."""
+    for folder in ('projects', 'tools/benchmarks') + folders:
+        shutil.copytree(osp.join(REPO, folder), tmp_path / folder,
+                        ignore=shutil.ignore_patterns('__pycache__'))
+    marker = tmp_path / 'projects/oneformer/__init__.py'
+    marker.write_text(marker.read_text() +
+                      "\nprint('projects imported from', __file__)\n")
+    return f'projects imported from {marker}'
 
 
 def test_every_benchmark_is_checked():
@@ -23,42 +36,39 @@ def test_every_benchmark_is_checked():
             'evaluation.py'} <= set(SCRIPTS)
 
 
-@pytest.mark.parametrize('script', SCRIPTS)
+def run_from_copy(tmp_path, args, timeout=300):
+    """python ``args`` in tmp_path without PYTHONPATH, one thread."""
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    return subprocess.run(
+        [sys.executable] + args, cwd=tmp_path, capture_output=True, text=True,
+        timeout=timeout, env=dict(env, OMP_NUM_THREADS='1'))
+
+
+@pytest.mark.parametrize('script', [s for s in SCRIPTS if s != SMOKE_RUN])
 def test_benchmark_imports_the_package_of_its_own_tree(tmp_path, script):
     """A copy of the tree whose package says where it was imported from:
     the script, run from the copy without PYTHONPATH, imports the copy."""
-    shutil.copytree(osp.join(REPO, 'projects'), tmp_path / 'projects',
-                    ignore=shutil.ignore_patterns('__pycache__'))
-    shutil.copytree(osp.join(REPO, 'tools/benchmarks'),
-                    tmp_path / 'tools/benchmarks',
-                    ignore=shutil.ignore_patterns('__pycache__'))
-    marker = tmp_path / 'projects/oneformer/__init__.py'
-    marker.write_text(marker.read_text() +
-                      "\nprint('projects imported from', __file__)\n")
-    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
-    proc = subprocess.run(
-        [sys.executable, f'tools/benchmarks/{script}', '--help'],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env=dict(env, OMP_NUM_THREADS='1'))
+    imported = copy_tree(tmp_path)
+    proc = run_from_copy(tmp_path, [f'tools/benchmarks/{script}', '--help'])
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    assert f'projects imported from {marker}' in proc.stdout, \
-        (proc.stdout + proc.stderr)[-3000:]
+    assert imported in proc.stdout, (proc.stdout + proc.stderr)[-3000:]
 
 
 def test_gpu_benchmark_runs_through_on_cpu(tmp_path):
     """gpu_swin_l.py waits for a GPU machine; a CPU smoke run (R50 at 64x64)
-    keeps its whole path working: both models, every inference row and the
-    training steps, each a number, and the ratios printed."""
+    from a copy of the tree keeps its whole path working: the copy's package,
+    both models, every inference row and the training steps, each a number,
+    and the ratios printed."""
+    imported = copy_tree(tmp_path, 'configs')
     out = tmp_path / 'gpu.json'
     config = 'configs/oneformer/oneformer_r50_8xb2-160k_ade20k-512x512.py'
-    proc = subprocess.run(
-        [sys.executable, 'tools/benchmarks/gpu_swin_l.py', '--device', 'cpu',
-         '--oneformer', config, '--size', '64', '--queries', '20',
-         '--images', '1', '--repeats', '1', '--iters', '1', '--warmup', '0',
-         '--batch', '1', '--things', '2', '--out', str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
+    proc = run_from_copy(tmp_path, [
+        f'tools/benchmarks/{SMOKE_RUN}', '--device', 'cpu',
+        '--oneformer', config, '--size', '64', '--queries', '20',
+        '--images', '1', '--repeats', '1', '--iters', '1', '--warmup', '0',
+        '--batch', '1', '--things', '2', '--out', str(out)], timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert imported in proc.stdout, (proc.stdout + proc.stderr)[-3000:]
     results = json.loads(out.read_text())
     for kind, outputs in (('oneformer', 'three tasks'),
                           ('mask2former', 'three outputs')):
