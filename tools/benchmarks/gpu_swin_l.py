@@ -255,10 +255,13 @@ def main(argv=None):
         if not torch.cuda.is_available():
             sys.exit('no CUDA device: run on a GPU machine, or pass --device cpu '
                      'for a smoke run')
-        from mmcv.ops import MultiScaleDeformableAttention  # noqa: F401
         import mmcv
+        from mmcv.ops import get_compiling_cuda_version
+        # 'not available': mmcv's ops were compiled without CUDA, and the
+        # deformable attention runs its PyTorch path (with one warning)
         device = (f'{torch.cuda.get_device_name()}, torch {torch.__version__}, '
-                  f'CUDA {torch.version.cuda}, mmcv {mmcv.__version__}')
+                  f'CUDA {torch.version.cuda}, mmcv {mmcv.__version__} (CUDA '
+                  f'ops: {get_compiling_cuda_version()})')
     else:
         device = f'{args.device}, torch {torch.__version__}'
     print(f'{device}; {args.size}x{args.size}, {args.queries} queries; '
