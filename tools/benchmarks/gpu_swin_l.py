@@ -42,7 +42,6 @@ from mmengine.logging import MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmdet.registry import MODELS
-from mmdet.structures import DetDataSample
 
 # the tree this script is in, not an installed copy (as the other benchmarks)
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -51,7 +50,9 @@ import projects.oneformer  # noqa: F401,E402
 from projects.oneformer.models import TASKS  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from train_step import add_batch_arguments, make_batch  # noqa: E402
+from multitask_inference import make_batch as test_batch  # noqa: E402
+from train_step import (add_batch_arguments, make_batch,  # noqa: E402
+                        model_config, optim_wrapper_config)
 
 CONFIGS = dict(
     oneformer='configs/oneformer/oneformer_swin-l_8xb2-160k_ade20k-640x640.py',
@@ -79,17 +80,14 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def model_config(kind: str, args) -> Config:
-    """The model config of ``kind``; Mask2Former's with OneFormer's backbone
-    and pixel-decoder inputs, both with ``args.queries`` queries."""
-    cfg = Config.fromfile(getattr(args, kind))
+def swin_config(kind: str, args) -> Config:
+    """``train_step.py``'s config of ``kind``; Mask2Former's with OneFormer's
+    backbone and pixel-decoder inputs."""
+    cfg = model_config(kind, args)
     if kind == 'mask2former':
-        one = Config.fromfile(args.oneformer)
+        one = model_config('oneformer', args)
         cfg.model.backbone = one.model.backbone
         cfg.model.panoptic_head.in_channels = one.model.panoptic_head.in_channels
-        cfg.model.test_cfg.max_per_image = args.queries
-    cfg.model.backbone.init_cfg = None  # offline: random weights
-    cfg.model.panoptic_head.num_queries = args.queries
     return cfg
 
 
@@ -112,18 +110,11 @@ def sync(device: str) -> None:
 
 
 def test_images(model, num: int, size: int) -> list:
-    """``num`` preprocessed batches of one random image each."""
-    g = torch.Generator().manual_seed(0)
-    out = []
-    for _ in range(num):
-        image = torch.randint(0, 256, (3, size, size), generator=g,
-                              dtype=torch.uint8)
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(size, size), ori_shape=(size, size),
-            scale_factor=(1.0, 1.0)))
-        out.append(model.data_preprocessor(
-            dict(inputs=[image], data_samples=[sample]), False))
-    return out
+    """``num`` batches of one image each: multitask_inference.py's
+    preprocessed batch of ``num`` random images, split."""
+    data = test_batch(model, num, size)
+    return [dict(inputs=data['inputs'][i:i + 1], data_samples=[sample])
+            for i, sample in enumerate(data['data_samples'])]
 
 
 def set_outputs(kind: str, model, tasks) -> None:
@@ -156,24 +147,11 @@ def images_per_second(model, batches, repeats: int, device: str,
     return statistics.median(rates)
 
 
-def optim_wrapper_config(cfg: Config, device: str) -> dict:
-    """The config's optimiser under AmpOptimWrapper, as ``--amp`` sets it
-    (fp32 OptimWrapper on a CPU)."""
-    wrapper = copy.deepcopy(cfg.optim_wrapper)
-    if device.startswith('cuda'):
-        wrapper.type = 'AmpOptimWrapper'
-        wrapper.loss_scale = 'dynamic'
-    else:
-        wrapper.type = 'OptimWrapper'
-        wrapper.pop('loss_scale', None)
-    return wrapper
-
-
 def training(model, cfg: Config, args) -> dict:
     """Median s/iter of ``args.iters`` steps after ``args.warmup``, and the
     peak GPU memory of those steps."""
     model.train()
-    wrapper_cfg = optim_wrapper_config(cfg, args.device)
+    wrapper_cfg = optim_wrapper_config(cfg, amp=args.device.startswith('cuda'))
     optim_wrapper = build_optim_wrapper(model, wrapper_cfg)
     batch = make_batch(args)
     cuda = args.device.startswith('cuda')
@@ -214,7 +192,7 @@ def attempt(results: dict, key: str, fn) -> None:
 
 
 def measure(kind: str, args) -> dict:
-    cfg = model_config(kind, args)
+    cfg = swin_config(kind, args)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)

@@ -100,20 +100,38 @@ def parse_args():
 
 def build(kind: str, args):
     """Model in train mode and its config's optimiser wrapper (fp32)."""
-    cfg = Config.fromfile(getattr(args, kind))
+    cfg = model_config(kind, args)
     init_default_scope('mmdet')
-    cfg.model.backbone.init_cfg = None  # offline: random weights
-    cfg.model.panoptic_head.num_queries = args.queries
-    if kind == 'mask2former':
-        cfg.model.test_cfg.max_per_image = args.queries
     model = MODELS.build(cfg.model)
     model.init_weights()
     model.train()
+    wrapper = optim_wrapper_config(cfg)
+    return model, build_optim_wrapper(model, wrapper), wrapper
+
+
+def model_config(kind: str, args) -> Config:
+    """The config of ``kind`` offline (random backbone weights), with
+    ``args.queries`` queries."""
+    cfg = Config.fromfile(getattr(args, kind))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.panoptic_head.num_queries = args.queries
+    if kind == 'mask2former':
+        cfg.model.test_cfg.max_per_image = args.queries
+    return cfg
+
+
+def optim_wrapper_config(cfg: Config, amp: bool = False):
+    """The config's ``optim_wrapper``: with ``amp`` under AmpOptimWrapper as
+    ``tools/train.py --amp`` sets it (fp16, dynamic loss scale), else in fp32
+    (fp16 needs a GPU; a CPU trains in fp32)."""
     wrapper = copy.deepcopy(cfg.optim_wrapper)
-    if wrapper.type == 'AmpOptimWrapper':  # fp16 needs a GPU; CPU trains in fp32
+    if amp:
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.loss_scale = 'dynamic'
+    elif wrapper.type == 'AmpOptimWrapper':
         wrapper.type = 'OptimWrapper'
         wrapper.pop('loss_scale', None)
-    return model, build_optim_wrapper(model, wrapper), wrapper
+    return wrapper
 
 
 def make_batch(args) -> dict:
