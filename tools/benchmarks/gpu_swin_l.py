@@ -123,8 +123,8 @@ def set_outputs(kind: str, model, tasks) -> None:
     if kind == 'oneformer':
         model.test_cfg['tasks'] = list(tasks)
         return
-    for cfg in {id(c): c for c in (model.test_cfg,
-                                   model.panoptic_fusion_head.test_cfg)}.values():
+    # the detector's test_cfg and the fusion head's copy, which the rule reads
+    for cfg in (model.test_cfg, model.panoptic_fusion_head.test_cfg):
         for task in TASKS:
             cfg[f'{task}_on'] = task in tasks
 
